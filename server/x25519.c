@@ -19,9 +19,6 @@ status_t x25519(uint8_t out[X25519_KEY_LEN], const uint8_t scalar[X25519_KEY_LEN
     /* HACL* takes non-const pointers; give it copies. */
     memcpy(s, scalar, sizeof(s));
     memcpy(p, point, sizeof(p));
-    /* RFC 7748 §5: the top bit of the u-coordinate is ignored. This HACL*
-     * build does not mask it, so the §5.2 vectors would fail without this. */
-    p[X25519_KEY_LEN - 1] &= 0x7f;
     Hacl_Curve25519_crypto_scalarmult(out, s, p);
     mbedtls_platform_zeroize(s, sizeof(s));
     if (mbedtls_ct_memcmp(out, zero, X25519_KEY_LEN) == 0) {
