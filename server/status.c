@@ -72,7 +72,12 @@ void status_trail_set_detail(const char *text, size_t len)
     if (len >= sizeof(trail.detail)) {
         len = sizeof(trail.detail) - 1;
     }
-    memcpy(trail.detail, text, len);
+    /* Detail goes on the wire as a protobuf string, which must be UTF-8, and
+     * into logs: keep printable ASCII only. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        trail.detail[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
     trail.detail[len] = '\0';
     trail.detail_len = len;
 }

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "server.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_ARGS = 64, READY_TIMEOUT_MS = 10000 };
+
+const char *test_server_io(void)
+{
+    const char *io = getenv("ENCLAVED_IO");
+
+    return io != NULL && io[0] != '\0' ? io : "uv";
+}
+
+char *test_server_read_log(const struct test_server *ts, size_t *len)
+{
+    FILE *f = fopen(ts->log_path, "rb");
+    char *buf = NULL;
+    size_t cap = 0;
+    size_t n = 0;
+
+    ck_assert_ptr_nonnull(f);
+    for (;;) {
+        if (cap - n < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        if (got == 0) {
+            break;
+        }
+        n += got;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len != NULL) {
+        *len = n;
+    }
+    return buf;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int test_server_try_start(struct test_server *ts, const char *const *extra_args)
+{
+    const char *argv[MAX_ARGS];
+    size_t argc = 0;
+    int has_userdata = 0;
+    int status;
+
+    memset(ts, 0, sizeof(*ts));
+    snprintf(ts->dir, sizeof(ts->dir), "/tmp/enclaved-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(ts->dir));
+    snprintf(ts->log_path, sizeof(ts->log_path), "%s/server.log", ts->dir);
+    argv[argc++] = ENCLAVED_BIN;
+    argv[argc++] = "--listen";
+    argv[argc++] = "127.0.0.1:0";
+    argv[argc++] = "--io";
+    argv[argc++] = test_server_io();
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {
+        ck_assert_uint_lt(argc, MAX_ARGS - 2);
+        if (strcmp(extra_args[i], "--userdata") == 0) {
+            has_userdata = 1;
+        }
+        argv[argc++] = extra_args[i];
+    }
+    if (!has_userdata) {
+        argv[argc++] = "--ephemeral-keys";
+    }
+    argv[argc] = NULL;
+    /* Create the log before the child runs so the first read finds it. */
+    status = open(ts->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(status, 0);
+    close(status);
+    ts->pid = fork();
+    ck_assert_int_ge(ts->pid, 0);
+    if (ts->pid == 0) {
+        int fd = open(ts->log_path, O_WRONLY | O_APPEND);
+        if (fd < 0 || dup2(fd, 2) < 0) {
+            _exit(127);
+        }
+        execv(ENCLAVED_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    for (int waited = 0; waited < READY_TIMEOUT_MS; waited += 5) {
+        char *log = test_server_read_log(ts, NULL);
+        char *ready = strstr(log, "enclaved: listening on ");
+        if (ready != NULL && strchr(ready, '\n') != NULL) {
+            char *colon = strchr(ready + strlen("enclaved: listening on "), ':');
+            ck_assert_ptr_nonnull(colon);
+            ts->port = (uint16_t)atoi(colon + 1);
+            free(log);
+            ck_assert_uint_ne(ts->port, 0);
+            return -1;
+        }
+        free(log);
+        if (waitpid(ts->pid, &status, WNOHANG) == ts->pid) {
+            ts->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        sleep_ms(5);
+    }
+    ck_abort_msg("enclaved did not print its ready line");
+    return 0;
+}
+
+void test_server_start(struct test_server *ts, const char *const *extra_args)
+{
+    int rc = test_server_try_start(ts, extra_args);
+
+    if (rc != -1) {
+        char *log = test_server_read_log(ts, NULL);
+        ck_abort_msg("enclaved exited with %d before it was ready:\n%s", rc, log);
+    }
+}
+
+void test_server_stop(struct test_server *ts)
+{
+    int status = 0;
+    char cmd[256];
+
+    if (ts->pid > 0) {
+        ck_assert_int_eq(kill(ts->pid, SIGTERM), 0);
+        ck_assert_int_eq(waitpid(ts->pid, &status, 0), ts->pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            char *log = test_server_read_log(ts, NULL);
+            ck_abort_msg("enclaved did not exit cleanly (status %d):\n%s", status, log);
+        }
+        ts->pid = 0;
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ts->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+struct client *test_server_connect(const struct test_server *ts)
+{
+    struct client *c = NULL;
+    status_t s = client_connect("127.0.0.1", ts->port, 5000, &c);
+
+    ck_assert_msg(s == STATUS_OK, "connect failed: %s", status_trail_message());
+    return c;
+}
