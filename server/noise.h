@@ -120,8 +120,8 @@ status_t noise_transport_encrypt(struct noise_transport *t, const uint8_t *pt, s
 /* Decrypts ct (len bytes) into out (cap >= plaintext size, at most len - 16;
  * ct and out must not overlap). DATA_LOSS for a bad tag, a length no encrypt
  * could produce, a replayed or reordered message, or nonce exhaustion;
- * INVALID_ARGUMENT for a short cap. On failure out[0..cap) is wiped, and
- * *out_len and the receive nonce are untouched. */
+ * INVALID_ARGUMENT for a short cap. On failure any plaintext already written to
+ * out is wiped, and *out_len and the receive nonce are untouched. */
 status_t noise_transport_decrypt(struct noise_transport *t, const uint8_t *ct, size_t len,
                                  uint8_t *out, size_t cap, size_t *out_len);
 
