@@ -54,10 +54,10 @@ struct noise_transport {
 
 /* Lifecycle. */
 
-/* Starts a handshake. local_static is NULL only for the NK initiator (borrowed,
- * must outlive the handshake). remote_static is the peer's static public key
- * (32 B, copied): required for the NK initiator and both KK roles, NULL for the
- * NK responder. prologue may be empty. rng supplies 32 bytes of ephemeral
+/* Starts a handshake. local_static is required except for the NK initiator,
+ * which ignores it (borrowed, must outlive the handshake). remote_static is the
+ * peer's static public key (32 B, copied): required for the NK initiator and
+ * both KK roles, ignored by the NK responder. prologue may be empty. rng supplies 32 bytes of ephemeral
  * private key per `e` token. INVALID_ARGUMENT for a wrong combination,
  * RESOURCE_EXHAUSTED when out of memory; on failure *out is untouched. */
 status_t noise_handshake_new(enum noise_pattern pattern, enum noise_role role,
