@@ -101,9 +101,13 @@ static int on_panic(lua_State *L)
     abort();
 }
 
-/* Once the budget is spent the hook re-arms on every instruction and line of
- * whichever thread runs, so a pcall (or coroutine) in the app cannot swallow
- * the error; begin_call clears it. [-0, +0, v] */
+/* Charges one count period per firing. A thread armed at another count is
+ * either a fresh coroutine (sandbox.c arms each to fire at its first
+ * instruction, so it pays a period up front and cannot run a partial period
+ * for free) or one left armed by an earlier call's expiry; it is re-armed to
+ * the period and charged. Once the budget is spent the hook re-arms on every
+ * instruction and line of whichever thread runs, so a pcall (or coroutine)
+ * in the app cannot swallow the error; begin_call clears it. [-0, +0, v] */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     struct process *p = state_process(L);
@@ -111,9 +115,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     if (!p->insn_expired) {
         if (lua_gethookcount(L) != p->hook_period) {
-            /* A coroutine still armed from an earlier call's expiry. */
             lua_sethook(L, count_hook, LUA_MASKCOUNT, p->hook_period);
-            return;
         }
         p->insn_used += (uint64_t)p->hook_period;
         if (p->insn_used < p->limits.instructions) {
@@ -133,6 +135,29 @@ static void begin_call(struct process *p)
     p->insn_expired = 0;
     p->mem_refused = 0;
     lua_sethook(p->L, count_hook, LUA_MASKCOUNT, p->hook_period);
+}
+
+/* Trampoline: one full collection. [-1, +0, -] */
+static int run_collect(lua_State *L)
+{
+    lua_gc(L, LUA_GCCOLLECT);
+    return 0;
+}
+
+/* After a memory failure the next call's frames would reuse stack slots
+ * that still hold the garbage (registers above top are not cleared), and an
+ * emergency collection inside that call marks them live. A full collection
+ * from an empty stack clears the dead slice and frees the garbage. Finalizers
+ * it runs get a fresh instruction budget; their errors are dropped. */
+static void collect_after_memory_failure(struct process *p)
+{
+    lua_settop(p->L, 0);
+    p->insn_used = 0;
+    p->insn_expired = 0;
+    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, p->hook_period);
+    lua_pushcfunction(p->L, run_collect);               /* collect */
+    lua_pushnil(p->L);                                  /* collect nil */
+    (void)lua_pcall(p->L, 1, 0, 0);                     /* (err) */
 }
 
 static void end_call(struct process *p)
@@ -337,6 +362,9 @@ static status_t call_hook(struct process *p, struct call *c)
     s = enter_lua(p, run_hook, c, STATUS_INTERNAL, c->hook);
     if (s == STATUS_OK) {
         s = deliver_outputs(p);
+    }
+    if (s != STATUS_OK && p->mem_refused) {
+        collect_after_memory_failure(p);
     }
     end_call(p);
     return s;

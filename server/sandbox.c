@@ -121,6 +121,60 @@ static int base_print(lua_State *L)
     return 0;
 }
 
+/* Arms thread co to call the running hook at its first instruction, so the
+ * hook can charge a fresh coroutine a whole count period up front (see
+ * count_hook in process.c). [-0, +0, -] */
+static void arm_new_thread(lua_State *L, lua_State *co)
+{
+    lua_sethook(co, lua_gethook(L), lua_gethookmask(L), 1);
+}
+
+/* coroutine.create wrapper: the stock function (upvalue 1), then arm.
+ * [-n, +1, e] */
+static int coroutine_create_armed(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));      /* f create */
+    lua_insert(L, 1);                           /* create f */
+    lua_call(L, lua_gettop(L) - 1, 1);          /* co */
+    arm_new_thread(L, lua_tothread(L, -1));
+    return 1;
+}
+
+/* coroutine.wrap wrapper: the stock function, whose result keeps its
+ * thread as upvalue 1 in Lua 5.4, then arm that thread. [-n, +1, e] */
+static int coroutine_wrap_armed(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));      /* f wrap */
+    lua_insert(L, 1);                           /* wrap f */
+    lua_call(L, lua_gettop(L) - 1, 1);          /* fn */
+    const char *upvalue = lua_getupvalue(L, -1, 1); /* fn co */
+    ENCLAVED_ASSERT(upvalue != NULL && lua_type(L, -1) == LUA_TTHREAD);
+    arm_new_thread(L, lua_tothread(L, -1));
+    lua_pop(L, 1);                              /* fn */
+    return 1;
+}
+
+static const luaL_Reg coroutine_armed[] = {
+    {"create", coroutine_create_armed},
+    {"wrap", coroutine_wrap_armed},
+    {NULL, NULL},
+};
+
+/* Replaces coroutine.create and wrap in env with armed wrappers around the
+ * stock functions. [-0, +0, m] */
+static void arm_coroutines(lua_State *L, int env)
+{
+    STACK_GUARD_BEGIN(L);
+    lua_getfield(L, env, "coroutine");                    /* co_lib */
+    for (const luaL_Reg *r = coroutine_armed; r->name != NULL; r++) {
+        lua_getfield(L, -1, r->name);                     /* co_lib stock */
+        lua_pushcclosure(L, r->func, 1);                  /* co_lib armed */
+        lua_setfield(L, -2, r->name);                     /* co_lib */
+    }
+    lua_pop(L, 1);                                        /* */
+    STACK_GUARD_END(L, 0);
+}
+
 static const luaL_Reg base_own[] = {
     {"print", base_print},
     {"getmetatable", base_getmetatable},
@@ -179,6 +233,7 @@ void sandbox_push_env(lua_State *L, uint32_t pid)
     lua_pushboolean(L, 0);                      /* env guard false */
     lua_setfield(L, guard, "__metatable");      /* env guard */
     open_libs(L, env, guard);
+    arm_coroutines(L, env);
     for (size_t i = 0; i < COUNT_OF(constants); i++) {
         lua_pushinteger(L, constants[i].value); /* env guard value */
         lua_setfield(L, env, constants[i].name);/* env guard */
