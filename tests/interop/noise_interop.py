@@ -105,8 +105,9 @@ class Suite:
             kind, val = conn.next_event(cid)
             if kind == "data" and allow_data:
                 continue
-            check(kind == "closed", "expected ChannelClosed %s, got ChannelData %s"
-                  % (self.pb.Status.Name(status), short(val)))
+            if kind != "closed":
+                raise Failure("expected ChannelClosed %s, got ChannelData %s"
+                              % (self.pb.Status.Name(status), short(val)))
             got, why = val
             check(got == status, "ChannelClosed status %s (%r), expected %s"
                   % (self.pb.Status.Name(got), why, self.pb.Status.Name(status)))
@@ -416,6 +417,65 @@ def nk_handshake_timeout(t):
     cid, peer = t.nk_open(conn, pub, h, pid)
     time.sleep(0.6)
     t.echo(conn, cid, peer, b"outlived the handshake timer")
+    conn.close()
+
+
+@test
+def nk_many_interleaved_handshakes(t):
+    conn, pub, pid, h = t.nk_setup()
+    peers = []
+    for _ in range(40):
+        cid = conn.open_channel(t.pb.CLIENT_NK, process_id=pid)
+        peers.append((cid, ep.NoisePeer("NK", True, rs=ep.public_key(pub))))
+    for cid, peer in peers:
+        conn.send_data(cid, peer.write(h))
+    for cid, peer in reversed(peers):
+        check(peer.read(t.expect_data(conn, cid)) == h, "attestation on channel %d" % cid)
+    for cid, peer in peers:
+        conn.send_data(cid, peer.encrypt(b"channel %d" % cid))
+    for cid, peer in peers:
+        check(peer.decrypt(t.expect_data(conn, cid)) == b"channel %d" % cid, "crossed channels")
+    conn.close()
+
+
+@test
+def nk_max_message(t):
+    conn, pub, pid, h = t.nk_setup()
+    limit = conn.get_info().limits.max_message
+    check(limit > 0, "GetInfo reports no max_message")
+    cid, peer = t.nk_open(conn, pub, h, pid)
+    t.echo(conn, cid, peer, os.urandom(limit))
+    # One byte more is refused by closing the channel, not by hanging or by
+    # dropping the connection.
+    conn.send_data(cid, peer.encrypt(os.urandom(limit + 1)))
+    t.expect_closed(conn, cid, t.pb.RESOURCE_EXHAUSTED)
+    check(conn.request(ping=t.pb.Ping()).status == t.pb.OK, "connection unusable afterwards")
+    conn.close()
+
+
+@test
+def kk_outsider_refused(t):
+    """Needs no known key: a peer without the server's static key is refused
+    in both KK roles."""
+    srv = t.main_server()
+    conn = srv.connect(t.pb)
+    t.need_processes(conn)
+    pub = ep.public_key(conn.get_info().public_key)
+    pid, h = conn.create_process(ECHO)
+    outsider = ep.keypair()
+    cid = conn.open_channel(t.pb.SERVER_KK_RESPONDER, process_id=pid)
+    conn.send_data(cid, ep.NoisePeer("KK", True, s=outsider, rs=pub).write(h))
+    t.expect_closed(conn, cid, t.pb.PERMISSION_DENIED, "handshake failed")
+    cid = conn.open_channel(t.pb.SERVER_KK_INITIATOR, process_id=pid)
+    msg1 = t.expect_data(conn, cid)
+    check(len(msg1) == 80, "KK message 1 is %d bytes, expected 80" % len(msg1))
+    try:
+        ep.NoisePeer("KK", False, s=outsider, rs=pub).read(msg1)
+        raise Failure("an outsider decrypted KK message 1")
+    except ep.HandshakeFailed:
+        pass
+    conn.send_data(cid, ep.keypair().public.data + os.urandom(48))
+    t.expect_closed(conn, cid, t.pb.PERMISSION_DENIED, "handshake failed")
     conn.close()
 
 
