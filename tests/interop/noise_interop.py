@@ -453,6 +453,74 @@ def nk_max_message(t):
     conn.close()
 
 
+# Every channel it knows hears every message, each under its own Noise keys.
+BROADCAST = (b"local chans = {}\n"
+             b"function HandleChannelCreate(cid, t) chans[cid] = true end\n"
+             b"function HandleChannelClose(cid) chans[cid] = nil end\n"
+             b"function HandleChannelMessage(cid, msg)\n"
+             b"  if msg == 'bye' then return {{cid, 'goodbye'}, {cid, STATUS_FAILED_PRECONDITION}} end\n"
+             b"  local out = {}\n"
+             b"  for c in pairs(chans) do out[#out + 1] = {c, msg} end\n"
+             b"  return out\n"
+             b"end\n")
+
+
+@test
+def nk_outputs_to_other_channels(t):
+    conn, pub, pid, h = t.nk_setup(BROADCAST)
+    conn2 = t.main.connect(t.pb)
+    a = t.nk_open(conn, pub, h, pid)
+    b = t.nk_open(conn2, pub, h, pid)
+    raw = conn2.open_channel(t.pb.RAW, process_id=pid)
+    # A channel mid-handshake is not in the app's table and must get nothing.
+    pending = conn.open_channel(t.pb.CLIENT_NK, process_id=pid)
+    conn.send_data(a[0], a[1].encrypt(b"to all"))
+    check(a[1].decrypt(t.expect_data(conn, a[0])) == b"to all", "sender's copy")
+    check(b[1].decrypt(t.expect_data(conn2, b[0])) == b"to all", "other connection's copy")
+    check(t.expect_data(conn2, raw) == b"to all", "raw channel's copy")
+    conn2.send_data(raw, b"from raw")
+    check(a[1].decrypt(t.expect_data(conn, a[0])) == b"from raw", "raw to NK a")
+    check(b[1].decrypt(t.expect_data(conn2, b[0])) == b"from raw", "raw to NK b")
+    check(t.expect_data(conn2, raw) == b"from raw", "raw to itself")
+    check(conn.pending(pending, 0.1) == [], "half-open NK channel received output")
+    # Lua closes a Noise channel after one last (encrypted) message.
+    conn.send_data(a[0], a[1].encrypt(b"bye"))
+    check(a[1].decrypt(t.expect_data(conn, a[0])) == b"goodbye", "last message before a Lua close")
+    t.expect_closed(conn, a[0], t.pb.FAILED_PRECONDITION)
+    # Data for a closed channel: no second ChannelClosed, connection fine.
+    conn.send_data(a[0], a[1].encrypt(b"late"))
+    check(conn.request(ping=t.pb.Ping()).status == t.pb.OK, "ping after late data")
+    late = conn.pending(a[0], 0.1)
+    check(late == [], "closed channel produced %r" % late)
+    # Destroying the process closes the rest with UNAVAILABLE, exactly once each.
+    conn.ok(conn.request(process_destroy=t.pb.ProcessDestroy(process_id=pid)), "ProcessDestroy")
+    t.expect_closed(conn, pending, t.pb.UNAVAILABLE)
+    t.expect_closed(conn2, b[0], t.pb.UNAVAILABLE)
+    t.expect_closed(conn2, raw, t.pb.UNAVAILABLE)
+    check(conn2.request(ping=t.pb.Ping()).status == t.pb.OK, "ping after destroy")
+    for c, cid in [(conn, pending), (conn2, b[0]), (conn2, raw)]:
+        check(c.pending(cid, 0.05) == [], "second event after UNAVAILABLE on %d" % cid)
+    conn2.close()
+    conn.close()
+
+
+@test
+def nk_create_hook_error(t):
+    """HandleChannelCreate raising after a good handshake: the client gets
+    message 2 (the handshake did complete), then INTERNAL; nothing else."""
+    src = b"function HandleChannelCreate(cid, t) error('no thanks') end\n" + ECHO
+    conn, pub, pid, h = t.nk_setup(src)
+    cid = conn.open_channel(t.pb.CLIENT_NK, process_id=pid)
+    peer = ep.NoisePeer("NK", True, rs=ep.public_key(pub))
+    conn.send_data(cid, peer.write(h))
+    check(peer.read(t.expect_data(conn, cid)) == h, "attestation")
+    kind, val = conn.next_event(cid)
+    check(kind == "closed", "expected ChannelClosed after a failing HandleChannelCreate")
+    check(val[0] == t.pb.INTERNAL and "no thanks" in val[1],
+          "ChannelClosed %s %r, expected INTERNAL with the Lua error" % (t.pb.Status.Name(val[0]), val[1]))
+    conn.close()
+
+
 @test
 def kk_outsider_refused(t):
     """Needs no known key: a peer without the server's static key is refused
