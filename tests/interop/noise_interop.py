@@ -65,6 +65,7 @@ class Suite:
         self.fleet = None         # userdata server with known keys, for KK
         self.fleet_key = None     # its static key pair
         self.fleet_why = None     # why there is no fleet server
+        self.fleet_image = None   # its userdata image, for more members
         self.has_processes = None
 
     # -- servers
@@ -91,6 +92,7 @@ class Suite:
             try:
                 self.fleet = self.start(userdata=image)
                 self.fleet_key = ep.keypair(priv)
+                self.fleet_image = image
             except RuntimeError as e:
                 self.fleet_why = "server cannot start from a userdata image: %s" % (
                     str(e).strip().splitlines()[-1])
@@ -680,6 +682,52 @@ def kk_transport_tampering(t):
     conn.send_data(cid, ct)
     t.expect_closed(conn, cid, t.pb.DATA_LOSS, "decrypt failed")
     conn.close()
+
+
+# Announces itself to the peer, acknowledges announcements, ignores acks.
+PEER_APP = (b"function HandleChannelCreate(cid, t) return {{cid, 'created ' .. t}} end\n"
+            b"function HandleChannelMessage(cid, msg)\n"
+            b"  if msg:sub(1, 7) == 'created' then return {{cid, 'ack ' .. msg}} end\n"
+            b"end\n")
+
+
+@test
+def kk_fleet_relay(t):
+    """Two servers booted from the same image talk KK to each other through
+    the test, which relays opaque bytes: the server's initiator and responder
+    agree, and the test (without their ephemerals) sees only ciphertext."""
+    a_srv = t.fleet_server()
+    b_srv = t.start(userdata=t.fleet_image)
+    a, b = a_srv.connect(t.pb), b_srv.connect(t.pb)
+    t.need_processes(a)
+    check(a.get_info().public_key == b.get_info().public_key, "fleet members differ in public key")
+    a_pid, h = a.create_process(PEER_APP)
+    b_pid, h2 = b.create_process(PEER_APP)
+    check(h == h2, "same source, different code hash")
+    a_cid = a.open_channel(t.pb.SERVER_KK_INITIATOR, process_id=a_pid)
+    b_cid = b.open_channel(t.pb.SERVER_KK_RESPONDER, process_id=b_pid)
+    msg1 = t.expect_data(a, a_cid)
+    b.send_data(b_cid, msg1)
+    msg2 = t.expect_data(b, b_cid)
+    check(len(msg2) == 80, "KK message 2 is %d bytes" % len(msg2))
+    a.send_data(a_cid, msg2)
+    # Each side's HandleChannelCreate output ("created 3", 9 bytes), encrypted.
+    hello_a, hello_b = t.expect_data(a, a_cid), t.expect_data(b, b_cid)
+    check(len(hello_a) == len(hello_b) == 9 + 16, "create outputs are %d and %d bytes"
+          % (len(hello_a), len(hello_b)))
+    check(b"created" not in hello_a + hello_b, "plaintext on the wire")
+    b.send_data(b_cid, hello_a)
+    a.send_data(a_cid, hello_b)
+    ack_b, ack_a = t.expect_data(b, b_cid), t.expect_data(a, a_cid)
+    check(len(ack_a) == len(ack_b) == 13 + 16, "acks are %d and %d bytes" % (len(ack_a), len(ack_b)))
+    a.send_data(a_cid, ack_b)
+    b.send_data(b_cid, ack_a)
+    check(a.pending(a_cid, 0.1) == [] and b.pending(b_cid, 0.1) == [], "unexpected traffic after acks")
+    # A message relayed twice is a replay to the receiver.
+    b.send_data(b_cid, hello_a)
+    t.expect_closed(b, b_cid, t.pb.DATA_LOSS, "decrypt failed")
+    a.close()
+    b.close()
 
 
 # ---------------------------------------------------------------- runner
