@@ -415,10 +415,23 @@ def nk_handshake_timeout(t):
     t.expect_closed(conn, idle, t.pb.PERMISSION_DENIED)
     took = time.monotonic() - started
     check(0.2 <= took <= 5, "handshake timeout after %.2f s with a 300 ms setting" % took)
+    # KK in both server roles times out the same way when the peer goes quiet.
+    kk_init = conn.open_channel(t.pb.SERVER_KK_INITIATOR, process_id=pid)
+    check(len(t.expect_data(conn, kk_init)) == 80, "KK message 1 size")
+    kk_resp = conn.open_channel(t.pb.SERVER_KK_RESPONDER, process_id=pid)
+    t.expect_closed(conn, kk_init, t.pb.PERMISSION_DENIED)
+    t.expect_closed(conn, kk_resp, t.pb.PERMISSION_DENIED)
     # A completed handshake is not cut off by the timer.
     cid, peer = t.nk_open(conn, pub, h, pid)
     time.sleep(0.6)
     t.echo(conn, cid, peer, b"outlived the handshake timer")
+    # A handshake message sent again after completion is transport garbage.
+    conn.send_data(cid, ep.NoisePeer("NK", True, rs=ep.public_key(pub)).write(h))
+    t.expect_closed(conn, cid, t.pb.DATA_LOSS, "decrypt failed")
+    # This server saw exactly those handshakes: three timed out, one completed.
+    st = conn.ok(conn.request(get_stats=t.pb.GetStats()), "GetStats").stats
+    check((st.handshakes_ok, st.handshakes_failed) == (1, 3),
+          "GetStats handshakes ok/failed = %d/%d, expected 1/3" % (st.handshakes_ok, st.handshakes_failed))
     conn.close()
 
 
