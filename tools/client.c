@@ -121,6 +121,11 @@ void client_set_timeout(struct client *c, int timeout_ms)
     c->timeout_ms = timeout_ms;
 }
 
+int client_get_timeout(const struct client *c)
+{
+    return c->timeout_ms;
+}
+
 status_t client_send_raw(struct client *c, const uint8_t *data, size_t len)
 {
     uint64_t deadline = now_ms() + (uint64_t)c->timeout_ms;
