@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "procs.h"
 #include "session.h"
 
 status_t core_new(const struct config *cfg, struct keystore *ks, const struct core_io *io,
@@ -19,7 +20,8 @@ status_t core_new(const struct config *cfg, struct keystore *ks, const struct co
     core->config = *cfg;
     core->keystore = ks;
     core->io = *io;
-    if (channel_table_new(&core->channels) != STATUS_OK) {
+    if (channel_table_new(&core->channels) != STATUS_OK ||
+        procs_table_new(core, &core->processes) != STATUS_OK) {
         core_free(core);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "out of memory");
     }
@@ -33,6 +35,7 @@ void core_free(struct core *core)
         return;
     }
     ENCLAVED_ASSERT(core->sessions == NULL);
+    procs_table_free(core->processes);
     channel_table_free(core->channels);
     keystore_free(core->keystore);
     free(core);
@@ -40,15 +43,12 @@ void core_free(struct core *core)
 
 int64_t core_next_timeout_ms(const struct core *core, uint64_t now_ms)
 {
-    (void)core;
-    (void)now_ms;
-    return -1;
+    return channel_next_timeout_ms(core, now_ms);
 }
 
 void core_run_timers(struct core *core, uint64_t now_ms)
 {
-    (void)core;
-    (void)now_ms;
+    channel_run_timers(core, now_ms);
 }
 
 void core_wake(struct core *core, struct session *s)

@@ -8,6 +8,7 @@
 #include "core.h"
 #include "log.h"
 #include "platform.h"
+#include "procs.h"
 #include "session.h"
 
 enum { PROTOCOL_VERSION = 1, ARENA_LEN = 64 * 1024 };
@@ -159,6 +160,21 @@ static void handle_request(struct session *s, const Enclaved__Request *req)
     case ENCLAVED__REQUEST__BODY_GET_STATS:
         handle_get_stats(s, req->id);
         break;
+    case ENCLAVED__REQUEST__BODY_PROCESS_CREATE:
+        procs_handle_create(s, req->id, req->process_create);
+        break;
+    case ENCLAVED__REQUEST__BODY_PROCESS_DESTROY:
+        procs_handle_destroy(s, req->id, req->process_destroy);
+        break;
+    case ENCLAVED__REQUEST__BODY_PROCESS_LIST:
+        procs_handle_list(s, req->id);
+        break;
+    case ENCLAVED__REQUEST__BODY_RESET:
+        procs_handle_reset(s, req->id);
+        break;
+    case ENCLAVED__REQUEST__BODY_CHANNEL_OPEN:
+        channel_handle_open(s, req->id, req->channel_open);
+        break;
     case ENCLAVED__REQUEST__BODY__NOT_SET:
         if (req->base.n_unknown_fields > 0) {
             session_send_status(s, req->id, STATUS_UNIMPLEMENTED, "unknown request kind");
@@ -167,6 +183,7 @@ static void handle_request(struct session *s, const Enclaved__Request *req)
         }
         break;
     default:
+        /* PeerConnect (DESIGN §7) is not built yet. */
         session_send_status(s, req->id, STATUS_UNIMPLEMENTED, "request not implemented");
         break;
     }

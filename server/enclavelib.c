@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "enclavelib.h"
+
+#include <lauxlib.h>
+#include <mbedtls/sha256.h>
+
+#include "fixedmap.h"
+#include "log.h"
+#include "platform.h"
+#include "rng.h"
+
+/* Every function gets one upvalue: the process id, for log lines. */
+enum { UPVALUE_PID = 1 };
+
+size_t enclavelib_sanitize(char *out, size_t cap, const char *text, size_t len)
+{
+    size_t n = len < cap - 1 ? len : cap - 1;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* enclave.sha256(...) -> 32 raw bytes of SHA-256 over the concatenated
+ * arguments (strings or numbers). [-0, +1, e] */
+static int lib_sha256(lua_State *L)
+{
+    int n = lua_gettop(L);
+    mbedtls_sha256_context ctx;
+    uint8_t digest[32];
+    int rc;
+
+    for (int i = 1; i <= n; i++) {
+        luaL_checkstring(L, i);
+    }
+    mbedtls_sha256_init(&ctx);
+    rc = mbedtls_sha256_starts(&ctx, 0);
+    for (int i = 1; i <= n && rc == 0; i++) {
+        size_t len;
+        const char *s = lua_tolstring(L, i, &len);
+        rc = mbedtls_sha256_update(&ctx, (const unsigned char *)s, len);
+    }
+    if (rc == 0) {
+        rc = mbedtls_sha256_finish(&ctx, digest);
+    }
+    mbedtls_sha256_free(&ctx);
+    if (rc != 0) {
+        return luaL_error(L, "sha256 failed");
+    }
+    lua_pushlstring(L, (const char *)digest, sizeof(digest)); /* digest */
+    return 1;
+}
+
+/* enclave.random(n) -> n bytes from the server DRBG, 0 <= n <= RANDOM_MAX.
+ * [-0, +1, e] */
+static int lib_random(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_Buffer b;
+
+    luaL_argcheck(L, n >= 0 && n <= ENCLAVELIB_RANDOM_MAX, 1, "must be 0..1024");
+    /* Fill the Lua-owned buffer directly so no copy lingers on the C stack. */
+    uint8_t *buf = (uint8_t *)luaL_buffinitsize(L, &b, (size_t)n);
+    if (n > 0 && rng_bytes(NULL, buf, (size_t)n) != STATUS_OK) {
+        return luaL_error(L, "random source unavailable");
+    }
+    luaL_pushresultsize(&b, (size_t)n); /* bytes */
+    return 1;
+}
+
+/* enclave.fixedmap(ksize, vsize) -> map userdata. [-0, +1, e] */
+static int lib_fixedmap(lua_State *L)
+{
+    lua_Integer key_len = luaL_checkinteger(L, 1);
+    lua_Integer value_len = luaL_checkinteger(L, 2);
+
+    fixedmap_lua_push_new(L, key_len, value_len); /* map */
+    return 1;
+}
+
+/* enclave.timestamp_micros() -> integer µs since the epoch. [-0, +1, -] */
+static int lib_timestamp_micros(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)platform_time_micros()); /* now */
+    return 1;
+}
+
+/* enclave.log(s): one info line tagged with the pid. [-0, +0, e] */
+static int lib_log(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    char line[ENCLAVELIB_LOG_MAX];
+
+    enclavelib_sanitize(line, sizeof(line), s, len);
+    LOG_I("process %u: %s", (unsigned)lua_tointeger(L, lua_upvalueindex(UPVALUE_PID)), line);
+    return 0;
+}
+
+static const luaL_Reg enclave_functions[] = {
+    {"sha256", lib_sha256},
+    {"random", lib_random},
+    {"fixedmap", lib_fixedmap},
+    {"timestamp_micros", lib_timestamp_micros},
+    {"log", lib_log},
+    /* Sealing (DESIGN §6) goes here: {"encrypt", lib_encrypt}, {"decrypt", lib_decrypt}. */
+    {NULL, NULL},
+};
+
+void enclavelib_push(lua_State *L, uint32_t pid)
+{
+    fixedmap_lua_open(L);
+    luaL_newlibtable(L, enclave_functions);           /* enclave */
+    lua_pushinteger(L, (lua_Integer)pid);             /* enclave pid */
+    luaL_setfuncs(L, enclave_functions, 1);           /* enclave */
+}
