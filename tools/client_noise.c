@@ -61,16 +61,18 @@ static int hash_in(const uint8_t *hash, const uint8_t *list, size_t count)
 }
 
 /* The server refused message 1 with its generic reason. An honest server
- * picks the process by hash when asked to, so in that case the only cause
- * left is the key (or the hash not being accepted at all). */
+ * runs the process we asked for, so when we know its hash the cause is
+ * either that hash not being accepted or, failing that, the key. */
 static const char *explain_nk_refusal(const struct client_target *target, const uint8_t *accepted,
                                       size_t accepted_count)
 {
-    if (target->code_hash == NULL) {
+    const uint8_t *hash = target->code_hash != NULL ? target->code_hash : target->believed_hash;
+
+    if (hash == NULL) {
         return "server key does not match the pinned key, or code hash mismatch "
                "(the server does not say which)";
     }
-    return hash_in(target->code_hash, accepted, accepted_count) ? KEY_MISMATCH : HASH_MISMATCH;
+    return hash_in(hash, accepted, accepted_count) ? KEY_MISMATCH : HASH_MISMATCH;
 }
 
 static status_t make_secure(struct client *c, uint32_t channel_id, struct noise_handshake *hs,

@@ -42,6 +42,9 @@ struct client_secure;
 struct client_target {
     uint32_t process_id;
     const uint8_t *code_hash; /* 32 B, or NULL to use process_id */
+    /* Optional (32 B or NULL): the hash the caller believes process_id runs,
+     * e.g. from ProcessList. Only used to explain a refused handshake. */
+    const uint8_t *believed_hash;
 };
 
 /* Opens a CLIENT_NK channel and runs the handshake. server_public is the

@@ -786,6 +786,8 @@ struct pipe_opts {
     uint8_t pubkey[CLIENT_KEY_LEN];
     uint8_t accepted[CLIENT_MAX_ACCEPTED_HASHES * HASH_LEN];
     size_t accepted_count;
+    int have_believed;
+    uint8_t believed_hash[HASH_LEN]; /* what ProcessList says --process runs */
 };
 
 /* One open channel, raw or encrypted. */
@@ -866,12 +868,11 @@ static int resolve_nk_trust(struct ctl *ctl, struct pipe_opts *o)
         print_hex(stderr, o->pubkey, CLIENT_KEY_LEN);
         fprintf(stderr, "\n");
     }
-    if (o->accepted_count > 0) {
-        return EXIT_OK;
-    }
     if (o->by_hash) {
-        memcpy(o->accepted, o->code_hash, HASH_LEN);
-        o->accepted_count = 1;
+        if (o->accepted_count == 0) {
+            memcpy(o->accepted, o->code_hash, HASH_LEN);
+            o->accepted_count = 1;
+        }
         return EXIT_OK;
     }
     rc = list_processes(ctl, &f);
@@ -882,23 +883,27 @@ static int resolve_nk_trust(struct ctl *ctl, struct pipe_opts *o)
     for (size_t i = 0; i < list->n_processes; i++) {
         if (list->processes[i]->process_id == o->process_id &&
             list->processes[i]->code_hash.len == HASH_LEN) {
-            memcpy(o->accepted, list->processes[i]->code_hash.data, HASH_LEN);
-            o->accepted_count = 1;
+            memcpy(o->believed_hash, list->processes[i]->code_hash.data, HASH_LEN);
+            o->have_believed = 1;
         }
     }
     client_frame_free(f);
-    if (o->accepted_count == 0) {
+    if (!o->have_believed) {
         report_error(ctl, STATUS_NOT_FOUND, "no such process");
         return EXIT_STATUS;
     }
-    fprintf(stderr, "enclavectl: accepting the code hash ProcessList reports for process %u "
-                    "(use --accept HEX to require one)\n", o->process_id);
+    if (o->accepted_count == 0) {
+        memcpy(o->accepted, o->believed_hash, HASH_LEN);
+        o->accepted_count = 1;
+        fprintf(stderr, "enclavectl: accepting the code hash ProcessList reports for process %u "
+                        "(use --accept HEX to require one)\n", o->process_id);
+    }
     return EXIT_OK;
 }
 
 static int open_pipe(struct ctl *ctl, struct pipe_opts *o, struct pipe *p)
 {
-    struct client_target target = {o->process_id, o->by_hash ? o->code_hash : NULL};
+    struct client_target target = {o->process_id, o->by_hash ? o->code_hash : NULL, NULL};
     char message[256] = "";
     status_t s;
     int rc = connect_ctl(ctl);
@@ -915,6 +920,7 @@ static int open_pipe(struct ctl *ctl, struct pipe_opts *o, struct pipe *p)
         if (rc != EXIT_OK) {
             return rc;
         }
+        target.believed_hash = o->have_believed ? o->believed_hash : NULL;
         s = client_nk_open(ctl->c, &target, o->pubkey, o->accepted, o->accepted_count,
                            &p->secure, message, sizeof(message));
     }
