@@ -489,7 +489,10 @@ status_t client_channel_recv(struct client *c, uint32_t channel_id, int timeout_
         client_frame_free(f);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "out of memory");
     }
-    memcpy(*data, f->channel_data->data.data, *len);
+    /* protobuf-c leaves data NULL for an empty message; memcpy may not see NULL. */
+    if (*len > 0) {
+        memcpy(*data, f->channel_data->data.data, *len);
+    }
     (*data)[*len] = 0;
     client_frame_free(f);
     return STATUS_OK;
