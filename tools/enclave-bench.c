@@ -659,12 +659,13 @@ static const struct {
     const char *target;
     const char *what;
 } scenarios[] = {
-    /* Memory rows first, on a server that has not yet freed (and kept) the
-     * memory of earlier workloads: RSS deltas are only meaningful then. */
-    {"connections", S_CONNS, ">= 10,000, bounded", "N connections, one ping each"},
+    /* Memory rows first, smallest footprint first: an RSS delta counts only
+     * what the server had to take from the OS, so memory an earlier row freed
+     * (and the allocator kept) hides later growth. */
     {"idle-raw", S_IDLE_RAW, "<= 128 B/channel", "N idle raw channels (RSS delta / N)"},
     {"idle-nk", S_IDLE_NK, "(no target)", "N idle NK channels (RSS delta / N)"},
     {"idle-process", S_IDLE_PROC, "<= 32 KiB/process", "N idle processes (RSS delta / N)"},
+    {"connections", S_CONNS, ">= 10,000, bounded", "N connections, one ping each"},
     {"echo64", S_ECHO64, ">= 36k msg/s, p99 <= 100 us", "raw 64 B echo, one at a time"},
     {"echo64x8", S_ECHO64X8, ">= 180k msg/s", "raw 64 B echo, 8 in flight"},
     {"echo16k", S_ECHO16K, ">= 22k msg/s", "raw 16 KiB echo, one at a time"},
@@ -689,6 +690,9 @@ static void usage(FILE *out)
             "  --idle N         channels / processes held for the idle rows (default 1000;\n"
             "                   processes are capped by the server's max_processes)\n"
             "  --connections N  connections for the connections row (default 1000)\n"
+            "\n"
+            "Memory rows use the server's RSS delta, which only counts memory taken from\n"
+            "the OS: run them first (as 'all' does) or one per fresh server.\n"
             "\nscenarios:\n");
     for (size_t i = 0; i < SCENARIO_COUNT; i++) {
         fprintf(out, "  %-13s %-42s target %s\n", scenarios[i].name, scenarios[i].what,
