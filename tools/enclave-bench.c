@@ -664,8 +664,8 @@ static const struct {
      * (and the allocator kept) hides later growth. */
     {"idle-raw", S_IDLE_RAW, "<= 128 B/channel", "N idle raw channels (RSS delta / N)"},
     {"idle-nk", S_IDLE_NK, "(no target)", "N idle NK channels (RSS delta / N)"},
-    {"idle-process", S_IDLE_PROC, "<= 32 KiB/process", "N idle processes (RSS delta / N)"},
     {"connections", S_CONNS, ">= 10,000, bounded", "N connections, one ping each"},
+    {"idle-process", S_IDLE_PROC, "<= 32 KiB/process", "N idle processes (RSS delta / N)"},
     {"echo64", S_ECHO64, ">= 36k msg/s, p99 <= 100 us", "raw 64 B echo, one at a time"},
     {"echo64x8", S_ECHO64X8, ">= 180k msg/s", "raw 64 B echo, 8 in flight"},
     {"echo16k", S_ECHO16K, ">= 22k msg/s", "raw 16 KiB echo, one at a time"},
