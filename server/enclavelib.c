@@ -7,10 +7,14 @@
 #include "fixedmap.h"
 #include "log.h"
 #include "platform.h"
+#include "process.h"
 #include "rng.h"
+#include "seal.h"
 
-/* Every function gets one upvalue: the process id, for log lines. */
-enum { UPVALUE_PID = 1 };
+/* Every function gets two upvalues: the process id, for log lines, and the
+ * struct process as a light userdata, for sealing. Lua code cannot reach a
+ * C function's upvalues (there is no debug library), so neither leaks. */
+enum { UPVALUE_PID = 1, UPVALUE_PROCESS = 2 };
 
 size_t enclavelib_sanitize(char *out, size_t cap, const char *text, size_t len)
 {
@@ -100,20 +104,82 @@ static int lib_log(lua_State *L)
     return 0;
 }
 
+static const struct process *upvalue_process(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(UPVALUE_PROCESS));
+}
+
+/* enclave.encrypt(pt [, userkey32]) -> sealed bytes (DESIGN §6): bound to
+ * the sealing secret, this process's code hash and the optional 32-byte user
+ * key. "" seals to "". [-0, +1, e] */
+static int lib_encrypt(lua_State *L)
+{
+    const struct process *p = upvalue_process(L);
+    size_t len, key_len = 0;
+    const char *pt = luaL_checklstring(L, 1, &len);
+    const char *user_key = luaL_optlstring(L, 2, NULL, &key_len);
+    size_t out_len = 0;
+    luaL_Buffer b;
+    uint8_t *out;
+
+    luaL_argcheck(L, user_key == NULL || key_len == SEAL_USER_KEY_LEN, 2,
+                  "user key must be 32 bytes");
+    if (process_sealing_secret(p) == NULL) {
+        return luaL_error(L, "sealing is not available");
+    }
+    luaL_argcheck(L, len <= ENCLAVELIB_SEAL_MAX, 1, "plaintext too large");
+    out = (uint8_t *)luaL_buffinitsize(L, &b, len + SEAL_OVERHEAD);
+    if (seal_encrypt(process_sealing_secret(p), process_code_hash(p), (const uint8_t *)user_key,
+                     (const uint8_t *)pt, len, rng_bytes, NULL, out, &out_len) != STATUS_OK) {
+        return luaL_error(L, "encrypt failed");
+    }
+    luaL_pushresultsize(&b, out_len); /* sealed */
+    return 1;
+}
+
+/* enclave.decrypt(ct [, userkeys]) -> plaintext; userkeys is a concatenation
+ * of 32-byte keys, each tried. Any failure raises "decrypt failed" and says
+ * nothing more. [-0, +1, e] */
+static int lib_decrypt(lua_State *L)
+{
+    const struct process *p = upvalue_process(L);
+    size_t len, keys_len = 0;
+    const char *ct = luaL_checklstring(L, 1, &len);
+    const char *keys = luaL_optlstring(L, 2, NULL, &keys_len);
+    size_t out_len = 0;
+    luaL_Buffer b;
+    uint8_t *out;
+
+    luaL_argcheck(L, keys_len % SEAL_USER_KEY_LEN == 0, 2,
+                  "user keys must be a concatenation of 32-byte keys");
+    if (process_sealing_secret(p) == NULL) {
+        return luaL_error(L, "sealing is not available");
+    }
+    out = (uint8_t *)luaL_buffinitsize(L, &b, len > SEAL_OVERHEAD ? len - SEAL_OVERHEAD : 1);
+    if (seal_decrypt(process_sealing_secret(p), process_code_hash(p), (const uint8_t *)keys,
+                     keys_len, (const uint8_t *)ct, len, out, &out_len) != STATUS_OK) {
+        return luaL_error(L, "decrypt failed");
+    }
+    luaL_pushresultsize(&b, out_len); /* plaintext */
+    return 1;
+}
+
 static const luaL_Reg enclave_functions[] = {
     {"sha256", lib_sha256},
     {"random", lib_random},
     {"fixedmap", lib_fixedmap},
     {"timestamp_micros", lib_timestamp_micros},
     {"log", lib_log},
-    /* Sealing (DESIGN §6) goes here: {"encrypt", lib_encrypt}, {"decrypt", lib_decrypt}. */
+    {"encrypt", lib_encrypt},
+    {"decrypt", lib_decrypt},
     {NULL, NULL},
 };
 
-void enclavelib_push(lua_State *L, uint32_t pid)
+void enclavelib_push(lua_State *L, const struct process *p)
 {
     fixedmap_lua_open(L);
     luaL_newlibtable(L, enclave_functions);           /* enclave */
-    lua_pushinteger(L, (lua_Integer)pid);             /* enclave pid */
-    luaL_setfuncs(L, enclave_functions, 1);           /* enclave */
+    lua_pushinteger(L, (lua_Integer)process_id(p));   /* enclave pid */
+    lua_pushlightuserdata(L, (void *)p);              /* enclave pid p */
+    luaL_setfuncs(L, enclave_functions, 2);           /* enclave */
 }

@@ -20,11 +20,15 @@
 enum {
     ENCLAVELIB_RANDOM_MAX = 1024,  /* bytes per enclave.random call */
     ENCLAVELIB_LOG_MAX = 512,      /* bytes of one enclave.log / print line */
+    ENCLAVELIB_SEAL_MAX = 64 * 1024 * 1024, /* bytes one enclave.encrypt may seal */
 };
 
-/* Pushes a fresh `enclave` table whose functions log as process pid; also
- * registers the fixedmap metatable. [-0, +1, m] */
-void enclavelib_push(lua_State *L, uint32_t pid);
+struct process;
+
+/* Pushes a fresh `enclave` table for process p (borrowed; it outlives its
+ * Lua state): its functions log with p's id and seal with p's code hash and
+ * the host's sealing secret. Also registers the fixedmap metatable. [-0, +1, m] */
+void enclavelib_push(lua_State *L, const struct process *p);
 /* Copies text into out (cap >= 1), replacing control and non-ASCII bytes
  * with '?' and truncating, so app text cannot forge log lines. Returns the
  * length written (NUL not counted). */

@@ -172,7 +172,7 @@ static int run_chunk(lua_State *L)
 {
     struct call *c = lua_touserdata(L, 1);
 
-    sandbox_push_env(L, c->p->id);                      /* c env */
+    sandbox_push_env(L, c->p);                          /* c env */
     if (luaL_loadbufferx(L, (const char *)c->source, c->source_len, "=app", "t") != LUA_OK) {
         return lua_error(L);                            /* c env err */
     }
@@ -479,6 +479,11 @@ const char *process_name(const struct process *p)
 const uint8_t *process_code_hash(const struct process *p)
 {
     return p->code_hash;
+}
+
+const uint8_t *process_sealing_secret(const struct process *p)
+{
+    return p->host->sealing_secret;
 }
 
 size_t process_memory_used(const struct process *p)

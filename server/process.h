@@ -54,6 +54,9 @@ struct process_host {         /* borrowed by the process; must outlive it */
     /* Called once per output, in order, only after the whole hook returned
        normally and every output validated. */
     void (*deliver)(void *ctx, struct process *p, const struct process_output *out);
+    /* The server's 32-byte sealing secret for enclave.encrypt/decrypt
+       (DESIGN §6); NULL makes both raise an error. */
+    const uint8_t *sealing_secret;
 };
 
 /* Lifecycle. */
@@ -90,6 +93,8 @@ uint32_t process_id(const struct process *p);
 const char *process_name(const struct process *p);
 /* PROCESS_CODE_HASH_LEN bytes, valid for the life of p. */
 const uint8_t *process_code_hash(const struct process *p);
+/* The host's sealing secret (32 bytes) or NULL; for enclavelib only. */
+const uint8_t *process_sealing_secret(const struct process *p);
 /* Bytes currently allocated by its Lua state. */
 size_t process_memory_used(const struct process *p);
 /* Microseconds since the epoch. */

@@ -37,6 +37,7 @@ status_t procs_table_new(struct core *core, struct process_table **out)
     t->host.ctx = core;
     t->host.channel_belongs = host_channel_belongs;
     t->host.deliver = host_deliver;
+    t->host.sealing_secret = keystore_sealing_secret(core->keystore);
     *out = t;
     return STATUS_OK;
 }

@@ -5,6 +5,7 @@
 #include <lualib.h>
 
 #include "enclavelib.h"
+#include "process.h"
 #include "log.h"
 
 /* Base functions copied from the stock base library. print, setmetatable
@@ -218,8 +219,10 @@ static void open_libs(lua_State *L, int env, int guard)
     STACK_GUARD_END(L, 0);
 }
 
-void sandbox_push_env(lua_State *L, uint32_t pid)
+void sandbox_push_env(lua_State *L, const struct process *p)
 {
+    uint32_t pid = process_id(p);
+
     STACK_GUARD_BEGIN(L);
     lua_createtable(L, 0, 64);                  /* env */
     int env = lua_gettop(L);
@@ -238,7 +241,7 @@ void sandbox_push_env(lua_State *L, uint32_t pid)
         lua_pushinteger(L, constants[i].value); /* env guard value */
         lua_setfield(L, env, constants[i].name);/* env guard */
     }
-    enclavelib_push(L, pid);                    /* env guard enclave */
+    enclavelib_push(L, p);                      /* env guard enclave */
     lua_pushvalue(L, guard);                    /* env guard enclave guard */
     lua_setmetatable(L, -2);                    /* env guard enclave */
     lua_setfield(L, env, "enclave");            /* env guard */

@@ -28,11 +28,13 @@
 #define STACK_GUARD_END(L, delta) ((void)0)
 #endif
 
-/* Pushes the env table for process pid and installs it as the state's global
+struct process;
+
+/* Pushes the env table for process p and installs it as the state's global
  * table (the registry's LUA_RIDX_GLOBALS), so chunks loaded afterwards get it
  * as _ENV and the base library's full global table becomes garbage. Env and
  * library tables carry a protected metatable: apps can neither read nor
  * replace it. Call once per state, in protected mode. [-0, +1, m] */
-void sandbox_push_env(lua_State *L, uint32_t pid);
+void sandbox_push_env(lua_State *L, const struct process *p);
 
 #endif

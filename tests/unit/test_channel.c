@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * Channels driven sans-I/O: raw and Noise NK/KK channels against an
+ * in-process Noise peer, every chunk boundary, and every failure of the
+ * Noise issue (malformed, unacceptable hash, wrong key, tampered, replayed,
+ * reordered, after close, timeout), each closing with its status and a
+ * fixed reason while a neighbour channel keeps working.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corehost.h"
+#include "noise.h"
+#include "platform.h"
+#include "procs.h"
+#include "rng.h"
+
+static const char echo_app[] =
+    "function HandleChannelCreate(cid, t) return {{cid, 'type ' .. t}} end\n"
+    "function HandleChannelMessage(cid, msg) return {{cid, msg}} end\n";
+
+struct fixture {
+    struct corehost h;
+    struct session *s;
+    struct proc *proc;
+    uint8_t hash[32];
+    uint64_t next_id;
+};
+
+static void fixture_init(struct fixture *fx, const struct config *cfg)
+{
+    memset(fx, 0, sizeof(*fx));
+    corehost_init(&fx->h, cfg);
+    fx->s = corehost_session(&fx->h);
+    ck_assert_int_eq(procs_create(fx->h.core, "echo", (const uint8_t *)echo_app, strlen(echo_app),
+                                  0, &fx->proc),
+                     STATUS_OK);
+    memcpy(fx->hash, process_code_hash(fx->proc->lua), 32);
+    fx->next_id = 1;
+}
+
+static uint32_t open_channel(struct fixture *fx, Enclaved__ChannelType type)
+{
+    Enclaved__Request req = ENCLAVED__REQUEST__INIT;
+    Enclaved__ChannelOpen body = ENCLAVED__CHANNEL_OPEN__INIT;
+    Enclaved__ServerFrame *f;
+    uint32_t cid;
+
+    body.target_case = ENCLAVED__CHANNEL_OPEN__TARGET_CODE_HASH;
+    body.code_hash.data = fx->hash;
+    body.code_hash.len = 32;
+    body.type = type;
+    req.id = fx->next_id++;
+    req.body_case = ENCLAVED__REQUEST__BODY_CHANNEL_OPEN;
+    req.channel_open = &body;
+    corehost_request(fx->s, &req);
+    f = corehost_expect_response(fx->s, req.id, STATUS_OK);
+    cid = f->response->channel_opened->channel_id;
+    enclaved__server_frame__free_unpacked(f, NULL);
+    return cid;
+}
+
+static void send_data(struct fixture *fx, uint32_t cid, const uint8_t *data, size_t len)
+{
+    Enclaved__ClientFrame f = ENCLAVED__CLIENT_FRAME__INIT;
+    Enclaved__ChannelData d = ENCLAVED__CHANNEL_DATA__INIT;
+
+    d.channel_id = cid;
+    d.data.data = (uint8_t *)data;
+    d.data.len = len;
+    f.kind_case = ENCLAVED__CLIENT_FRAME__KIND_CHANNEL_DATA;
+    f.channel_data = &d;
+    corehost_send(fx->s, &f);
+}
+
+/* Pops ChannelData for cid; the caller frees the frame. */
+static Enclaved__ServerFrame *expect_data(struct fixture *fx, uint32_t cid)
+{
+    Enclaved__ServerFrame *f = corehost_next(fx->s);
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(f->kind_case == ENCLAVED__SERVER_FRAME__KIND_CHANNEL_DATA,
+                  "kind %d (closed: %s)", f->kind_case,
+                  f->kind_case == ENCLAVED__SERVER_FRAME__KIND_CHANNEL_CLOSED
+                      ? f->channel_closed->reason
+                      : "");
+    ck_assert_uint_eq(f->channel_data->channel_id, cid);
+    return f;
+}
+
+static void expect_closed(struct fixture *fx, uint32_t cid, status_t status, const char *reason)
+{
+    Enclaved__ServerFrame *f = corehost_next(fx->s);
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->kind_case, ENCLAVED__SERVER_FRAME__KIND_CHANNEL_CLOSED);
+    ck_assert_uint_eq(f->channel_closed->channel_id, cid);
+    ck_assert_int_eq(f->channel_closed->status, status);
+    ck_assert_str_eq(f->channel_closed->reason, reason);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    ck_assert_ptr_null(corehost_next(fx->s));
+}
+
+/* The client side of an NK channel, as a real client would run it. */
+struct peer {
+    struct noise_handshake *hs;
+    struct noise_transport t;
+    uint32_t cid;
+};
+
+static void peer_start_nk(struct fixture *fx, struct peer *p, const uint8_t *payload,
+                          size_t payload_len, const uint8_t *server_key)
+{
+    uint8_t msg[2048];
+    size_t len = 0;
+
+    memset(p, 0, sizeof(*p));
+    p->cid = open_channel(fx, ENCLAVED__CHANNEL_TYPE__CLIENT_NK);
+    ck_assert_int_eq(noise_handshake_new(NOISE_PATTERN_NK, NOISE_ROLE_INITIATOR, NULL,
+                                         server_key, NULL, 0, rng_bytes, NULL, &p->hs),
+                     STATUS_OK);
+    ck_assert_int_eq(noise_handshake_write_message(p->hs, payload, payload_len, msg, sizeof(msg),
+                                                   &len),
+                     STATUS_OK);
+    send_data(fx, p->cid, msg, len);
+}
+
+/* Reads the server's handshake reply and checks the attested code hash. */
+static void peer_finish(struct fixture *fx, struct peer *p)
+{
+    Enclaved__ServerFrame *f = expect_data(fx, p->cid);
+    uint8_t payload[64];
+    size_t len = 0;
+
+    ck_assert_int_eq(noise_handshake_read_message(p->hs, f->channel_data->data.data,
+                                                  f->channel_data->data.len, payload,
+                                                  sizeof(payload), &len),
+                     STATUS_OK);
+    ck_assert_uint_eq(len, 32);
+    ck_assert_mem_eq(payload, fx->hash, 32);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    ck_assert(noise_handshake_is_complete(p->hs));
+    ck_assert_int_eq(noise_handshake_split(p->hs, &p->t), STATUS_OK);
+    noise_handshake_free(p->hs);
+    p->hs = NULL;
+}
+
+static void peer_send(struct fixture *fx, struct peer *p, const uint8_t *pt, size_t len)
+{
+    size_t sealed_len = noise_transport_sealed_len(len);
+    uint8_t *sealed = malloc(sealed_len);
+
+    ck_assert_ptr_nonnull(sealed);
+    ck_assert_int_eq(noise_transport_encrypt(&p->t, pt, len, sealed, sealed_len, &sealed_len),
+                     STATUS_OK);
+    send_data(fx, p->cid, sealed, sealed_len);
+    free(sealed);
+}
+
+/* Pops ChannelData, decrypts it and compares with want. */
+static void peer_expect(struct fixture *fx, struct peer *p, const uint8_t *want, size_t want_len)
+{
+    Enclaved__ServerFrame *f = expect_data(fx, p->cid);
+    size_t len = f->channel_data->data.len;
+    uint8_t *pt = malloc(len ? len : 1);
+    size_t pt_len = 0;
+
+    ck_assert_ptr_nonnull(pt);
+    ck_assert_int_eq(noise_transport_decrypt(&p->t, f->channel_data->data.data, len, pt, len,
+                                             &pt_len),
+                     STATUS_OK);
+    ck_assert_uint_eq(pt_len, want_len);
+    ck_assert(want_len == 0 || memcmp(pt, want, want_len) == 0);
+    free(pt);
+    enclaved__server_frame__free_unpacked(f, NULL);
+}
+
+static void peer_clear(struct peer *p)
+{
+    noise_handshake_free(p->hs);
+    noise_transport_clear(&p->t);
+}
+
+static void open_nk(struct fixture *fx, struct peer *p)
+{
+    peer_start_nk(fx, p, fx->hash, 32, keystore_public_key(fx->h.core->keystore));
+    peer_finish(fx, p);
+    peer_expect(fx, p, (const uint8_t *)"type 2", 6);
+}
+
+START_TEST(test_raw_channel_echoes_and_closes_once)
+{
+    struct fixture fx;
+    Enclaved__ServerFrame *f;
+    uint32_t cid;
+
+    fixture_init(&fx, NULL);
+    cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
+    f = expect_data(&fx, cid);
+    ck_assert_uint_eq(f->channel_data->data.len, 6);
+    ck_assert_mem_eq(f->channel_data->data.data, "type 1", 6);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    send_data(&fx, cid, (const uint8_t *)"hi", 2);
+    f = expect_data(&fx, cid);
+    ck_assert_mem_eq(f->channel_data->data.data, "hi", 2);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+START_TEST(test_nk_handshake_attests_and_echoes_every_chunk_boundary)
+{
+    static const size_t lengths[] = {0, 1, 65518, 65519, 65520, 131022, 131037, 131038, 131039,
+                                     65519 * 2 - 1, 65519 * 2 + 1, 65519 * 3 - 1, 65519 * 3,
+                                     65519 * 3 + 1, 65519 * 4 - 1, 65519 * 4, 65519 * 4 + 1};
+    struct fixture fx;
+    struct peer p;
+    uint8_t *msg = malloc(65519 * 4 + 1);
+
+    ck_assert_ptr_nonnull(msg);
+    for (size_t i = 0; i < 65519 * 4 + 1; i++) {
+        msg[i] = (uint8_t)(i * 7 + 3);
+    }
+    fixture_init(&fx, NULL);
+    open_nk(&fx, &p);
+    for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+        peer_send(&fx, &p, msg, lengths[i]);
+        peer_expect(&fx, &p, msg, lengths[i]);
+    }
+    ck_assert_uint_eq(fx.h.core->stats.handshakes_ok, 1);
+    peer_clear(&p);
+    free(msg);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+START_TEST(test_nk_accepts_hash_among_several)
+{
+    struct fixture fx;
+    struct peer p;
+    uint8_t hashes[32 * 32];
+
+    fixture_init(&fx, NULL);
+    memset(hashes, 0x77, sizeof(hashes));
+    memcpy(hashes + 31 * 32, fx.hash, 32);
+    peer_start_nk(&fx, &p, hashes, sizeof(hashes), keystore_public_key(fx.h.core->keystore));
+    peer_finish(&fx, &p);
+    peer_clear(&p);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+/* Each row opens an NK channel, breaks it one way, and expects the close. */
+START_TEST(test_nk_handshake_failures_close_with_permission_denied)
+{
+    struct fixture fx;
+    struct peer p, neighbour;
+    uint8_t other_hash[32], wrong_key[32], hashes[33 * 32];
+    uint8_t priv[32];
+
+    fixture_init(&fx, NULL);
+    open_nk(&fx, &neighbour);
+    memset(other_hash, 0x55, sizeof(other_hash));
+    memset(priv, 0x44, sizeof(priv));
+    x25519_public_key(wrong_key, priv);
+    memset(hashes, 0, sizeof(hashes));
+    memcpy(hashes, fx.hash, 32);
+
+    /* No acceptable code hash. */
+    peer_start_nk(&fx, &p, other_hash, 32, keystore_public_key(fx.h.core->keystore));
+    expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    peer_clear(&p);
+    /* An empty list, a ragged list and 33 hashes. */
+    peer_start_nk(&fx, &p, NULL, 0, keystore_public_key(fx.h.core->keystore));
+    expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    peer_clear(&p);
+    peer_start_nk(&fx, &p, hashes, 33, keystore_public_key(fx.h.core->keystore));
+    expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    peer_clear(&p);
+    peer_start_nk(&fx, &p, hashes, sizeof(hashes), keystore_public_key(fx.h.core->keystore));
+    expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    peer_clear(&p);
+    /* The client pinned another server key: es differs, the tag fails. */
+    peer_start_nk(&fx, &p, fx.hash, 32, wrong_key);
+    expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    peer_clear(&p);
+    /* Truncated and garbage first messages. */
+    for (size_t len = 0; len < 80; len += 7) {
+        uint8_t junk[80];
+        uint32_t cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__CLIENT_NK);
+        memset(junk, 0x33, sizeof(junk));
+        send_data(&fx, cid, junk, len);
+        expect_closed(&fx, cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    }
+    ck_assert_uint_eq(fx.h.core->stats.handshakes_failed, 4 + 1 + 12);
+    /* The neighbour is unaffected. */
+    peer_send(&fx, &neighbour, (const uint8_t *)"still here", 10);
+    peer_expect(&fx, &neighbour, (const uint8_t *)"still here", 10);
+    peer_clear(&neighbour);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+START_TEST(test_nk_transport_tamper_replay_reorder_close_with_data_loss)
+{
+    struct fixture fx;
+    struct peer p, neighbour;
+    uint8_t sealed[64], first[64];
+    size_t len = 0, first_len = 0;
+
+    fixture_init(&fx, NULL);
+    open_nk(&fx, &neighbour);
+
+    /* Tampered. */
+    open_nk(&fx, &p);
+    ck_assert_int_eq(noise_transport_encrypt(&p.t, (const uint8_t *)"abc", 3, sealed,
+                                             sizeof(sealed), &len),
+                     STATUS_OK);
+    sealed[1] ^= 0x01;
+    send_data(&fx, p.cid, sealed, len);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+
+    /* Replayed: the same ciphertext twice. */
+    open_nk(&fx, &p);
+    ck_assert_int_eq(noise_transport_encrypt(&p.t, (const uint8_t *)"abc", 3, sealed,
+                                             sizeof(sealed), &len),
+                     STATUS_OK);
+    send_data(&fx, p.cid, sealed, len);
+    peer_expect(&fx, &p, (const uint8_t *)"abc", 3);
+    send_data(&fx, p.cid, sealed, len);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+
+    /* Reordered: the second message first. */
+    open_nk(&fx, &p);
+    ck_assert_int_eq(noise_transport_encrypt(&p.t, (const uint8_t *)"one", 3, first,
+                                             sizeof(first), &first_len),
+                     STATUS_OK);
+    ck_assert_int_eq(noise_transport_encrypt(&p.t, (const uint8_t *)"two", 3, sealed,
+                                             sizeof(sealed), &len),
+                     STATUS_OK);
+    send_data(&fx, p.cid, sealed, len);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    /* Data after close is dropped without a second ChannelClosed. */
+    send_data(&fx, p.cid, first, first_len);
+    ck_assert_ptr_null(corehost_next(fx.s));
+    peer_clear(&p);
+
+    /* A length no encrypt produces. */
+    open_nk(&fx, &p);
+    send_data(&fx, p.cid, sealed, 5);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+
+    peer_send(&fx, &neighbour, (const uint8_t *)"ok", 2);
+    peer_expect(&fx, &neighbour, (const uint8_t *)"ok", 2);
+    peer_clear(&neighbour);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+START_TEST(test_handshake_that_never_finishes_times_out)
+{
+    struct config cfg;
+    struct fixture fx;
+    uint32_t cid;
+    int64_t due;
+
+    config_defaults(&cfg);
+    cfg.handshake_timeout_ms = 50;
+    fixture_init(&fx, &cfg);
+    cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__CLIENT_NK);
+    due = core_next_timeout_ms(fx.h.core, platform_monotonic_ms());
+    ck_assert_int_ge(due, 0);
+    ck_assert_int_le(due, 50);
+    core_run_timers(fx.h.core, platform_monotonic_ms());
+    ck_assert_ptr_null(corehost_next(fx.s));
+    core_run_timers(fx.h.core, platform_monotonic_ms() + 51);
+    expect_closed(&fx, cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    ck_assert_int_eq(core_next_timeout_ms(fx.h.core, platform_monotonic_ms()), -1);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+/* KK: the test plays the peer enclave, holding the server's own static key. */
+static void kk_peer_new(struct fixture *fx, enum noise_role role, const uint8_t *static_priv,
+                        struct keystore **ks, struct noise_handshake **hs)
+{
+    uint8_t secret[32] = {0};
+
+    ck_assert_int_eq(keystore_new(static_priv, secret, ks), STATUS_OK);
+    ck_assert_int_eq(noise_handshake_new(NOISE_PATTERN_KK, role, *ks,
+                                         keystore_public_key(fx->h.core->keystore), NULL, 0,
+                                         rng_bytes, NULL, hs),
+                     STATUS_OK);
+}
+
+START_TEST(test_kk_both_directions_with_the_fleet_key)
+{
+    struct fixture fx;
+    struct keystore *ks;
+    struct noise_handshake *hs;
+    struct peer p;
+    uint8_t fleet[32], msg[256], payload[64];
+    size_t len = 0, plen = 0;
+    Enclaved__ServerFrame *f;
+
+    memset(fleet, 0x11, sizeof(fleet)); /* corehost's server key */
+    fixture_init(&fx, NULL);
+
+    /* Server initiates: its first message follows the ChannelOpen response. */
+    memset(&p, 0, sizeof(p));
+    kk_peer_new(&fx, NOISE_ROLE_RESPONDER, fleet, &ks, &hs);
+    p.cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_INITIATOR);
+    f = expect_data(&fx, p.cid);
+    ck_assert_int_eq(noise_handshake_read_message(hs, f->channel_data->data.data,
+                                                  f->channel_data->data.len, payload,
+                                                  sizeof(payload), &plen),
+                     STATUS_OK);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    ck_assert_uint_eq(plen, 32);
+    ck_assert_mem_eq(payload, fx.hash, 32);
+    ck_assert_int_eq(noise_handshake_write_message(hs, fx.hash, 32, msg, sizeof(msg), &len),
+                     STATUS_OK);
+    send_data(&fx, p.cid, msg, len);
+    ck_assert_int_eq(noise_handshake_split(hs, &p.t), STATUS_OK);
+    noise_handshake_free(hs);
+    keystore_free(ks);
+    peer_expect(&fx, &p, (const uint8_t *)"type 3", 6);
+    peer_send(&fx, &p, (const uint8_t *)"kk!", 3);
+    peer_expect(&fx, &p, (const uint8_t *)"kk!", 3);
+    peer_clear(&p);
+
+    /* Server responds. */
+    memset(&p, 0, sizeof(p));
+    kk_peer_new(&fx, NOISE_ROLE_INITIATOR, fleet, &ks, &p.hs);
+    p.cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
+    ck_assert_int_eq(noise_handshake_write_message(p.hs, fx.hash, 32, msg, sizeof(msg), &len),
+                     STATUS_OK);
+    send_data(&fx, p.cid, msg, len);
+    peer_finish(&fx, &p);
+    keystore_free(ks);
+    peer_expect(&fx, &p, (const uint8_t *)"type 3", 6);
+    peer_clear(&p);
+    ck_assert_uint_eq(fx.h.core->stats.handshakes_ok, 2);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+START_TEST(test_kk_rejects_other_code_or_other_key)
+{
+    struct fixture fx;
+    struct keystore *ks;
+    struct peer p;
+    uint8_t fleet[32], stranger[32], other_hash[32], msg[256];
+    size_t len = 0;
+
+    memset(fleet, 0x11, sizeof(fleet));
+    memset(stranger, 0x99, sizeof(stranger));
+    memset(other_hash, 0x42, sizeof(other_hash));
+    fixture_init(&fx, NULL);
+
+    /* Same key, different code hash. */
+    memset(&p, 0, sizeof(p));
+    kk_peer_new(&fx, NOISE_ROLE_INITIATOR, fleet, &ks, &p.hs);
+    p.cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
+    ck_assert_int_eq(noise_handshake_write_message(p.hs, other_hash, 32, msg, sizeof(msg), &len),
+                     STATUS_OK);
+    send_data(&fx, p.cid, msg, len);
+    expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    peer_clear(&p);
+    keystore_free(ks);
+
+    /* Right code hash, a static key outside the fleet. */
+    memset(&p, 0, sizeof(p));
+    kk_peer_new(&fx, NOISE_ROLE_INITIATOR, stranger, &ks, &p.hs);
+    p.cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
+    ck_assert_int_eq(noise_handshake_write_message(p.hs, fx.hash, 32, msg, sizeof(msg), &len),
+                     STATUS_OK);
+    send_data(&fx, p.cid, msg, len);
+    expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    peer_clear(&p);
+    keystore_free(ks);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+START_TEST(test_lua_never_sees_a_channel_before_its_handshake)
+{
+    static const char app[] =
+        "seen = 0\n"
+        "function HandleChannelCreate(cid, t) seen = seen + 1 return {} end\n"
+        "function HandleChannelMessage(cid, msg) return {{cid, tostring(seen)}} end\n";
+    struct fixture fx;
+    struct proc *counter = NULL;
+    Enclaved__ServerFrame *f;
+    uint32_t raw;
+
+    fixture_init(&fx, NULL);
+    ck_assert_int_eq(procs_create(fx.h.core, "count", (const uint8_t *)app, strlen(app), 0,
+                                  &counter),
+                     STATUS_OK);
+    memcpy(fx.hash, process_code_hash(counter->lua), 32);
+    open_channel(&fx, ENCLAVED__CHANNEL_TYPE__CLIENT_NK);
+    open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
+    raw = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
+    send_data(&fx, raw, (const uint8_t *)"?", 1);
+    f = expect_data(&fx, raw);
+    ck_assert_mem_eq(f->channel_data->data.data, "1", 1);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+static Suite *channel_suite(void)
+{
+    Suite *s = suite_create("channel");
+    TCase *tc = tcase_create("core");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_raw_channel_echoes_and_closes_once);
+    tcase_add_test(tc, test_nk_handshake_attests_and_echoes_every_chunk_boundary);
+    tcase_add_test(tc, test_nk_accepts_hash_among_several);
+    tcase_add_test(tc, test_nk_handshake_failures_close_with_permission_denied);
+    tcase_add_test(tc, test_nk_transport_tamper_replay_reorder_close_with_data_loss);
+    tcase_add_test(tc, test_handshake_that_never_finishes_times_out);
+    tcase_add_test(tc, test_kk_both_directions_with_the_fleet_key);
+    tcase_add_test(tc, test_kk_rejects_other_code_or_other_key);
+    tcase_add_test(tc, test_lua_never_sees_a_channel_before_its_handshake);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(channel_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

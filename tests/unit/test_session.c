@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* The sans-I/O session: framing over arbitrary read splits, protocol errors,
+ * backpressure and the output bound, with no sockets at all. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corehost.h"
+
+static const uint8_t ping_frame[] = {0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x05, 0x12, 0x00};
+
+static void expect_ping_reply(struct session *s, uint64_t id)
+{
+    Enclaved__ServerFrame *f = corehost_expect_response(s, id, STATUS_OK);
+    enclaved__server_frame__free_unpacked(f, NULL);
+}
+
+START_TEST(test_session_reassembles_frames_split_at_every_byte)
+{
+    struct corehost h;
+    uint8_t two[2 * sizeof(ping_frame)];
+
+    memcpy(two, ping_frame, sizeof(ping_frame));
+    memcpy(two + sizeof(ping_frame), ping_frame, sizeof(ping_frame));
+    corehost_init(&h, NULL);
+    for (size_t cut = 0; cut <= sizeof(two); cut++) {
+        struct session *s = corehost_session(&h);
+        session_feed(s, two, cut);
+        session_feed(s, two + cut, sizeof(two) - cut);
+        expect_ping_reply(s, 5);
+        expect_ping_reply(s, 5);
+        ck_assert_ptr_null(corehost_next(s));
+        session_free(s);
+    }
+    corehost_clear(&h);
+}
+END_TEST
+
+START_TEST(test_session_byte_at_a_time)
+{
+    struct corehost h;
+    struct session *s;
+
+    corehost_init(&h, NULL);
+    s = corehost_session(&h);
+    for (size_t i = 0; i < sizeof(ping_frame); i++) {
+        ck_assert_ptr_null(corehost_next(s));
+        session_feed(s, ping_frame + i, 1);
+    }
+    expect_ping_reply(s, 5);
+    corehost_clear(&h);
+}
+END_TEST
+
+START_TEST(test_session_rejects_zero_length_and_closes)
+{
+    static const uint8_t zero[] = {0, 0, 0, 0};
+    struct corehost h;
+    struct session *s;
+    Enclaved__ServerFrame *f;
+
+    corehost_init(&h, NULL);
+    s = corehost_session(&h);
+    session_feed(s, zero, sizeof(zero));
+    f = corehost_expect_response(s, 0, STATUS_INVALID_ARGUMENT);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    ck_assert(session_should_close(s));
+    ck_assert(!session_wants_read(s));
+    /* Input after the error is ignored. */
+    session_feed(s, ping_frame, sizeof(ping_frame));
+    ck_assert_ptr_null(corehost_next(s));
+    corehost_clear(&h);
+}
+END_TEST
+
+START_TEST(test_session_rejects_frames_over_max_frame)
+{
+    struct config cfg;
+    struct corehost h;
+    struct session *s;
+    uint8_t header[4];
+    Enclaved__ServerFrame *f;
+
+    config_defaults(&cfg);
+    cfg.max_frame = 4096;
+    cfg.max_message = 1024;
+    corehost_init(&h, &cfg);
+    s = corehost_session(&h);
+    frame_write_length(header, 4097);
+    session_feed(s, header, sizeof(header));
+    f = corehost_expect_response(s, 0, STATUS_RESOURCE_EXHAUSTED);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    ck_assert(session_should_close(s));
+    corehost_clear(&h);
+}
+END_TEST
+
+START_TEST(test_session_pauses_input_while_output_is_unread)
+{
+    enum { PINGS = 100000 };
+    struct corehost h;
+    struct session *s;
+    uint8_t *batch = malloc(PINGS * sizeof(ping_frame));
+    const uint8_t *out;
+    size_t out_len, replies = 0;
+
+    ck_assert_ptr_nonnull(batch);
+    for (size_t i = 0; i < PINGS; i++) {
+        memcpy(batch + i * sizeof(ping_frame), ping_frame, sizeof(ping_frame));
+    }
+    corehost_init(&h, NULL);
+    s = corehost_session(&h);
+    session_feed(s, batch, PINGS * sizeof(ping_frame));
+    /* It stopped answering at the soft bound and wants no more input. */
+    session_output(s, &out, &out_len);
+    ck_assert_uint_lt(out_len, 1u << 20);
+    ck_assert(!session_wants_read(s));
+    /* Draining output and resuming answers every ping exactly once. */
+    for (;;) {
+        Enclaved__ServerFrame *f;
+        while ((f = corehost_next(s)) != NULL) {
+            replies++;
+            enclaved__server_frame__free_unpacked(f, NULL);
+        }
+        if (session_wants_read(s) && replies == PINGS) {
+            break;
+        }
+        session_resume(s);
+        session_output(s, &out, &out_len);
+        ck_assert_msg(out_len > 0 || replies == PINGS, "stalled after %zu replies", replies);
+    }
+    ck_assert_uint_eq(replies, PINGS);
+    free(batch);
+    corehost_clear(&h);
+}
+END_TEST
+
+START_TEST(test_session_max_connections)
+{
+    struct config cfg;
+    struct corehost h;
+    struct session *a, *b, *c = NULL;
+
+    config_defaults(&cfg);
+    cfg.max_connections = 2;
+    corehost_init(&h, &cfg);
+    a = corehost_session(&h);
+    b = corehost_session(&h);
+    ck_assert_int_eq(session_new(h.core, &h, &c), STATUS_RESOURCE_EXHAUSTED);
+    ck_assert_ptr_null(c);
+    session_free(a);
+    c = corehost_session(&h);
+    ck_assert_uint_eq(h.core->stats.connections_open, 2);
+    ck_assert_uint_eq(h.core->stats.connections_total, 3);
+    (void)b;
+    corehost_clear(&h);
+}
+END_TEST
+
+START_TEST(test_session_shutdown_closes_after_flush)
+{
+    struct corehost h;
+    struct session *s;
+    Enclaved__ServerFrame *f;
+
+    corehost_init(&h, NULL);
+    s = corehost_session(&h);
+    session_feed(s, ping_frame, sizeof(ping_frame));
+    session_shutdown(s);
+    ck_assert(!session_should_close(s));
+    f = corehost_next(s);
+    ck_assert_ptr_nonnull(f);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    ck_assert(session_should_close(s));
+    corehost_clear(&h);
+}
+END_TEST
+
+static Suite *session_suite(void)
+{
+    Suite *s = suite_create("session");
+    TCase *tc = tcase_create("core");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_session_reassembles_frames_split_at_every_byte);
+    tcase_add_test(tc, test_session_byte_at_a_time);
+    tcase_add_test(tc, test_session_rejects_zero_length_and_closes);
+    tcase_add_test(tc, test_session_rejects_frames_over_max_frame);
+    tcase_add_test(tc, test_session_pauses_input_while_output_is_unread);
+    tcase_add_test(tc, test_session_max_connections);
+    tcase_add_test(tc, test_session_shutdown_closes_after_flush);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(session_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
