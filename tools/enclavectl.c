@@ -79,9 +79,40 @@ static void print_hex(FILE *out, const uint8_t *buf, size_t len)
     }
 }
 
-/* Writes s as a JSON string literal; bytes >= 0x80 pass through (UTF-8 in). */
+/* True when s is well-formed UTF-8 (RFC 3629: no overlongs, surrogates or
+ * code points past U+10FFFF). */
+static int is_utf8(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        uint8_t b = s[i];
+        size_t n = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2
+                             : b >= 0xf0 && b <= 0xf4 ? 3 : 4;
+        if (n == 4 || n >= len - i) {
+            return 0;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+        }
+        if ((b == 0xe0 && s[i + 1] < 0xa0) || (b == 0xed && s[i + 1] >= 0xa0) ||
+            (b == 0xf0 && s[i + 1] < 0x90) || (b == 0xf4 && s[i + 1] >= 0x90)) {
+            return 0;
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* Writes s as a JSON string literal. Well-formed UTF-8 passes through;
+ * otherwise every byte >= 0x80 becomes \u00XX (read as Latin-1), so the
+ * output stays valid JSON and the "hex" field carries the exact bytes. */
 static void print_json_string(FILE *out, const uint8_t *s, size_t len)
 {
+    int utf8 = is_utf8(s, len);
+
     fputc('"', out);
     for (size_t i = 0; i < len; i++) {
         uint8_t ch = s[i];
@@ -89,7 +120,7 @@ static void print_json_string(FILE *out, const uint8_t *s, size_t len)
             fprintf(out, "\\%c", ch);
         } else if (ch == '\n') {
             fputs("\\n", out);
-        } else if (ch < 0x20 || ch == 0x7f) {
+        } else if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && !utf8)) {
             fprintf(out, "\\u%04x", ch);
         } else {
             fputc(ch, out);

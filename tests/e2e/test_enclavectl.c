@@ -449,6 +449,15 @@ START_TEST(test_channel_open_raw_echoes_stdin_lines)
     ck_assert_uint_eq(json_u64(r.out, "len"), 3);
     ck_assert_ptr_nonnull(strstr(r.out, "\"data\":\"a\\\"b\",\"hex\":\"612262\"}"));
     run_free(&r);
+
+    /* JSON stays valid: UTF-8 passes through, other high bytes are escaped. */
+    r = run_ctl("\xc3\xa9\n\xff\xc3\xa9\n", "--json", "channel", "open", "raw", "--code-hash",
+                hash, NULL);
+    EXPECT_CODE(r, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"data\":\"\xc3\xa9\",\"hex\":\"c3a9\"}"));
+    ck_assert_ptr_nonnull(
+        strstr(r.out, "\"data\":\"\\u00ff\\u00c3\\u00a9\",\"hex\":\"ffc3a9\"}"));
+    run_free(&r);
 }
 END_TEST
 
