@@ -48,6 +48,7 @@ struct opts {
     uint64_t connections;
     int timeout_ms;
     int json;
+    long server_pid; /* 0: unknown; else its /proc CPU time is sampled */
 };
 
 /* Latencies in ns, growable. */
@@ -67,9 +68,10 @@ struct row {
     int has_per_item;
     double per_item_rss, per_item_used;
     uint64_t rss;
+    double server_cpu_us; /* per op, with --server-pid; < 0 when unknown */
 };
 
-static struct opts opt = {"127.0.0.1", DEFAULT_PORT, "all", 2.0, 0, 8, 1000, 1000, 10000, 0};
+static struct opts opt = {"127.0.0.1", DEFAULT_PORT, "all", 2.0, 0, 8, 1000, 1000, 10000, 0, 0};
 static uint32_t echo_pid;
 static uint8_t echo_hash[CLIENT_CODE_HASH_LEN];
 static uint8_t server_key[CLIENT_KEY_LEN];
@@ -231,6 +233,35 @@ static status_t open_nk(struct client *c, struct client_secure **out)
     struct client_target target = {echo_pid, NULL, echo_hash};
 
     return client_nk_open(c, &target, server_key, echo_hash, 1, out, NULL, 0);
+}
+
+/* The server's user + system CPU time in µs from /proc/PID/stat, or -1. */
+static double server_cpu_us(void)
+{
+    char path[64], buf[1024];
+    unsigned long long utime = 0, stime = 0;
+    FILE *f;
+    size_t n;
+    char *p;
+
+    if (opt.server_pid <= 0) {
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/stat", opt.server_pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name may hold spaces: fields are counted after its ')'. */
+    p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                            &utime, &stime) != 2) {
+        return -1;
+    }
+    return (double)(utime + stime) * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* }============================================================ */
@@ -679,7 +710,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: enclave-bench [--host HOST] [--port PORT] [--scenario NAME|all]\n"
             "                     [--duration SECONDS | --count N] [--concurrency C]\n"
-            "                     [--idle N] [--connections N] [--timeout MS] [--json]\n"
+            "                     [--idle N] [--connections N] [--timeout MS]\n"
+            "                     [--server-pid PID] [--json]\n"
             "\n"
             "Runs workloads against a running enclaved and prints one row each next to\n"
             "its DESIGN §10 target. It creates its own echo process and destroys it after.\n"
@@ -690,6 +722,8 @@ static void usage(FILE *out)
             "  --idle N         channels / processes held for the idle rows (default 1000;\n"
             "                   processes are capped by the server's max_processes)\n"
             "  --connections N  connections for the connections row (default 1000)\n"
+            "  --server-pid PID a local server's pid: adds its CPU time per operation\n"
+            "                   (from /proc, 10 ms ticks) to the timed rows\n"
             "\n"
             "Memory rows use the server's RSS delta, which only counts memory taken from\n"
             "the OS: run them first (as 'all' does) or one per fresh server.\n"
@@ -764,6 +798,8 @@ static void parse_args(int argc, char **argv)
             opt.idle = number_arg(v);
         } else if (strcmp(a, "--connections") == 0) {
             opt.connections = number_arg(v);
+        } else if (strcmp(a, "--server-pid") == 0) {
+            opt.server_pid = (long)number_arg(v);
         } else if (strcmp(a, "--timeout") == 0) {
             opt.timeout_ms = (int)number_arg(v);
         } else {
@@ -837,6 +873,9 @@ static void print_table(const struct row *rows, size_t n)
         if (r->per_item_used > 0) {
             printf(" (Lua memory_used %.0f B each)", r->per_item_used);
         }
+        if (r->server_cpu_us >= 0) {
+            printf(" [server CPU %.1f us/op]", r->server_cpu_us);
+        }
         printf("\n");
     }
 }
@@ -860,6 +899,9 @@ static void print_json(const struct row *rows, size_t n)
         if (r->per_item_used > 0) {
             printf(",\"bytes_each_memory_used\":%.1f", r->per_item_used);
         }
+        if (r->server_cpu_us >= 0) {
+            printf(",\"server_cpu_us_per_op\":%.2f", r->server_cpu_us);
+        }
         printf("}");
     }
     printf("]}\n");
@@ -881,6 +923,7 @@ int main(int argc, char **argv)
             continue;
         }
         struct row *r = &rows[n++];
+        double cpu0 = server_cpu_us();
         snprintf(r->name, sizeof(r->name), "%s", scenarios[i].name);
         r->target = scenarios[i].target;
         switch (scenarios[i].kind) {
@@ -912,6 +955,10 @@ int main(int argc, char **argv)
             run_connections(r);
             break;
         }
+        double cpu1 = server_cpu_us();
+        r->server_cpu_us = cpu0 >= 0 && cpu1 >= 0 && r->ops > 0 && !r->has_per_item
+                               ? (cpu1 - cpu0) / (double)r->ops
+                               : -1;
         if (r->rss == 0) {
             struct client *c = connect_or_die();
             r->rss = server_rss(c);
