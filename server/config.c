@@ -92,20 +92,26 @@ static status_t parse_listen(const char *text, struct config *cfg)
     const char *colon = strrchr(text, ':');
     uint64_t port = 0;
     size_t host_len;
+    char host[CONFIG_HOST_MAX];
     unsigned a, b, c, d;
     char tail;
 
     ENSURE(colon != NULL, STATUS_INVALID_ARGUMENT, "expected ADDRESS:PORT");
     host_len = (size_t)(colon - text);
-    ENSURE(host_len > 0 && host_len < sizeof(cfg->listen_host), STATUS_INVALID_ARGUMENT,
-           "bad address");
+    ENSURE(host_len > 0 && host_len < sizeof(host), STATUS_INVALID_ARGUMENT, "bad address");
     TRY(parse_u64(colon + 1, &port));
     ENSURE(port <= 65535, STATUS_INVALID_ARGUMENT, "port out of range");
-    memcpy(cfg->listen_host, text, host_len);
-    cfg->listen_host[host_len] = '\0';
-    ENSURE(sscanf(cfg->listen_host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a < 256 &&
-               b < 256 && c < 256 && d < 256,
+    memcpy(host, text, host_len);
+    host[host_len] = '\0';
+    /* sscanf's %u also takes blanks and signs ("1. +2.3.4"); allow only
+     * digits and dots so the stored text is what inet_pton will accept. */
+    ENSURE(strspn(host, "0123456789.") == host_len, STATUS_INVALID_ARGUMENT,
+           "address must be dotted IPv4");
+    ENSURE(sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a < 256 && b < 256 &&
+               c < 256 && d < 256,
            STATUS_INVALID_ARGUMENT, "address must be dotted IPv4");
+    /* Only a fully valid value replaces the old one. */
+    memcpy(cfg->listen_host, host, host_len + 1);
     cfg->listen_port = (uint16_t)port;
     return STATUS_OK;
 }
@@ -212,8 +218,10 @@ static status_t parse_line(struct config *cfg, const char *line, const char *lin
         snprintf(err, err_cap, "empty key or value");
         FAIL(STATUS_INVALID_ARGUMENT, "config line with empty key or value");
     }
-    ENSURE(memchr(k0, '\0', (size_t)(v1 - k0)) == NULL, STATUS_INVALID_ARGUMENT,
-           "NUL byte in config");
+    if (memchr(k0, '\0', (size_t)(v1 - k0)) != NULL) {
+        snprintf(err, err_cap, "NUL byte in line");
+        FAIL(STATUS_INVALID_ARGUMENT, "NUL byte in config");
+    }
     memcpy(key, k0, (size_t)(k1 - k0));
     key[k1 - k0] = '\0';
     memcpy(value, v0, (size_t)(v1 - v0));
@@ -254,9 +262,11 @@ status_t config_parse(struct config *cfg, const char *text, size_t len, char *er
 
 status_t config_validate(const struct config *cfg, char *err, size_t err_cap)
 {
-    if (cfg->max_message > cfg->max_frame - 1024) {
-        snprintf(err, err_cap, "max_message (%u) must be at most max_frame - 1024 (%u)",
-                 cfg->max_message, cfg->max_frame - 1024);
+    /* In 64 bits: max_frame may be below 1024, and max_frame - 1024 in
+     * uint32_t would wrap and accept any max_message. */
+    if ((uint64_t)cfg->max_message + 1024 > cfg->max_frame) {
+        snprintf(err, err_cap, "max_message (%u) must be at most max_frame (%u) - 1024",
+                 cfg->max_message, cfg->max_frame);
         FAIL(STATUS_INVALID_ARGUMENT, "max_message too large for max_frame");
     }
     if (cfg->default_memory_per_process > cfg->max_memory_per_process) {

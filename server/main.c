@@ -15,7 +15,10 @@
 #include "io.h"
 #include "keystore.h"
 #include "log.h"
+#include "platform.h"
+#include "procs.h"
 #include "rng.h"
+#include "userdata.h"
 
 enum { MAX_OVERRIDES = 64 };
 
@@ -31,10 +34,11 @@ struct options {
 static void print_usage(FILE *out)
 {
     fprintf(out,
-            "usage: enclaved (--userdata IMAGE | --ephemeral-keys) [--io uv|poll] [--SETTING VALUE]...\n"
+            "usage: enclaved [--userdata IMAGE] [--ephemeral-keys] [--io uv|poll] [--SETTING VALUE]...\n"
             "\n"
             "  --userdata IMAGE   the userdata CPIO image: etc/enclaved.conf, apps/*.lua, keys/\n"
-            "  --ephemeral-keys   no image: random keys that die with the process (development)\n"
+            "  --ephemeral-keys   random keys that die with the process, for an image without\n"
+            "                     keys/ or no image at all (development and tests)\n"
             "  --io uv|poll       I/O driver (default uv; poll is the CodeSafe driver)\n"
             "  --help, --version\n"
             "\n"
@@ -83,8 +87,8 @@ static int parse_args(int argc, char **argv, struct options *opt)
         fprintf(stderr, "enclaved: --io must be uv or poll\n");
         return 1;
     }
-    if ((opt->userdata_path == NULL) == (opt->ephemeral_keys == 0)) {
-        fprintf(stderr, "enclaved: give exactly one of --userdata IMAGE or --ephemeral-keys\n");
+    if (opt->userdata_path == NULL && !opt->ephemeral_keys) {
+        fprintf(stderr, "enclaved: give --userdata IMAGE, --ephemeral-keys, or both (see --help)\n");
         return 1;
     }
     return 0;
@@ -133,42 +137,111 @@ static int make_ephemeral_keystore(struct keystore **out)
     return rc;
 }
 
+/* Starts the image's apps in name order; the first failure stops startup. */
+static status_t boot_apps(struct core *core, void *ctx)
+{
+    const struct userdata *ud = ctx;
+
+    for (size_t i = 0; i < ud->app_count; i++) {
+        struct proc *p = NULL;
+        const struct userdata_app *app = &ud->apps[i];
+        status_t s;
+
+        status_trail_reset();
+        s = procs_create(core, app->name, app->source, app->len, 0, &p);
+        if (s != STATUS_OK) {
+            fprintf(stderr, "enclaved: apps/%s.lua: %s: %s\n", app->name, status_name(s),
+                    status_trail_message());
+            return s;
+        }
+    }
+    return STATUS_OK;
+}
+
+/* Reads and checks the image, then applies its etc/enclaved.conf. On
+ * failure prints one line naming the problem. */
+static int load_userdata(const char *path, uint8_t **image, struct userdata *ud,
+                         struct config *cfg)
+{
+    size_t len = 0;
+    char err[CONFIG_ERROR_MAX + 64];
+
+    status_trail_reset();
+    if (platform_read_userdata(path, image, &len) != STATUS_OK) {
+        fprintf(stderr, "enclaved: cannot read userdata image %s: %s\n", path,
+                status_trail_message());
+        return -1;
+    }
+    if (userdata_load(*image, len, ud, err, sizeof(err)) != STATUS_OK) {
+        fprintf(stderr, "enclaved: bad userdata image %s: %s\n", path, err);
+        return -1;
+    }
+    if (ud->config_text != NULL &&
+        config_parse(cfg, (const char *)ud->config_text, ud->config_len, err, sizeof(err)) !=
+            STATUS_OK) {
+        fprintf(stderr, "enclaved: %s: %s\n", USERDATA_CONFIG_PATH, err);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct options opt;
     struct config cfg;
+    struct userdata ud;
+    uint8_t *image = NULL;
     struct keystore *ks = NULL;
     int rc;
 
     memset(&opt, 0, sizeof(opt));
+    memset(&ud, 0, sizeof(ud));
     signal(SIGPIPE, SIG_IGN);
     rc = parse_args(argc, argv, &opt);
     if (rc != 0) {
         return rc == 2 ? 0 : 2;
     }
     config_defaults(&cfg);
-    if (opt.userdata_path != NULL) {
-        fprintf(stderr, "enclaved: --userdata is not supported yet\n");
-        return 1;
+    if (opt.userdata_path != NULL && load_userdata(opt.userdata_path, &image, &ud, &cfg) != 0) {
+        rc = 1;
+        goto out;
     }
     if (apply_overrides(&opt, &cfg) != 0) {
-        return 2;
+        rc = 2;
+        goto out;
     }
     log_set_level(cfg.log_level);
+    rc = 1;
     if (rng_init() != STATUS_OK) {
         LOG_E("no entropy: %s", status_trail_message());
-        return 1;
+        goto out;
     }
-    if (make_ephemeral_keystore(&ks) != 0) {
-        LOG_E("cannot create keys");
-        return 1;
+    if (opt.ephemeral_keys) {
+        if (make_ephemeral_keystore(&ks) != 0) {
+            LOG_E("cannot create keys");
+            goto out;
+        }
+        LOG_W("--ephemeral-keys: random keys for this run only; sealed data will not outlive it");
+    } else if (!ud.has_keys) {
+        fprintf(stderr, "enclaved: userdata image %s has no %s and %s "
+                        "(add them with enclaved-keygen, or run with --ephemeral-keys)\n",
+                opt.userdata_path, USERDATA_STATIC_KEY_PATH, USERDATA_SEALING_KEY_PATH);
+        goto out;
+    } else if (keystore_new(ud.static_private, ud.sealing_secret, &ks) != STATUS_OK) {
+        LOG_E("cannot load keys");
+        goto out;
     }
-    LOG_W("--ephemeral-keys: random keys for this run only; sealed data will not outlive it");
+    /* The keystore holds its own copy; keep no other. */
+    mbedtls_platform_zeroize(ud.static_private, sizeof(ud.static_private));
+    mbedtls_platform_zeroize(ud.sealing_secret, sizeof(ud.sealing_secret));
     if (opt.io != NULL && strcmp(opt.io, "poll") == 0) {
-        rc = io_poll_run(&cfg, ks, NULL, NULL);
+        rc = io_poll_run(&cfg, ks, boot_apps, &ud);
     } else {
-        rc = io_uv_run(&cfg, ks, NULL, NULL);
+        rc = io_uv_run(&cfg, ks, boot_apps, &ud);
     }
+out:
+    userdata_clear(&ud);
+    free(image);
     rng_clear();
     return rc;
 }

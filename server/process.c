@@ -218,12 +218,12 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
     size_t len;
 
     if (p->insn_expired) {
-        LOG_I("process %u: %s: instruction limit exceeded", (unsigned)p->id, what);
+        LOG_D("process %u: %s: instruction limit exceeded", (unsigned)p->id, what);
         status_trail_set_detail("instruction limit exceeded", 26);
         FAIL(STATUS_DEADLINE_EXCEEDED, "lua: instruction limit exceeded");
     }
     if (lua_status == LUA_ERRMEM || p->mem_refused) {
-        LOG_I("process %u: %s: memory limit exceeded", (unsigned)p->id, what);
+        LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->id, what);
         status_trail_set_detail("memory limit exceeded", 21);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "lua: memory limit exceeded");
     }
@@ -235,7 +235,7 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
                          luaL_typename(p->L, -1));
         len = n > 0 ? (size_t)n : 0;
     }
-    LOG_I("process %u: %s: %s", (unsigned)p->id, what, detail);
+    LOG_D("process %u: %s: %s", (unsigned)p->id, what, detail);
     status_trail_set_detail(detail, len);
     FAIL(plain, "lua: error raised");
 }

@@ -6,22 +6,17 @@
  * and exits with a code from the table in usage_main (scripts rely on them).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <mbedtls/platform_util.h>
-
 #include "client.h"
 #include "client_noise.h"
-#include "rng.h"
-#include "x25519.h"
+#include "keygen.h"
 
 enum exit_code {
     EXIT_OK = 0,
@@ -707,90 +702,19 @@ static int cmd_process_destroy(struct ctl *ctl, int argc, char **argv)
 
 /* {============================================================ keygen */
 
-static int open_new_key(const char *dir, const char *name, char *path, size_t cap)
-{
-    int fd;
-
-    snprintf(path, cap, "%s/%s", dir, name);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "enclavectl: cannot create %s: %s%s\n", path, strerror(errno),
-                errno == EEXIST ? " (keygen never overwrites keys)" : "");
-    }
-    return fd;
-}
-
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return fsync(fd);
-}
-
-/* Writes both key files or neither: a half-written pair is removed. */
-static int write_keys(const char *dir, uint8_t pub[X25519_KEY_LEN])
-{
-    uint8_t secret[2][32];
-    static const char *const names[2] = {"noise_static.key", "sealing_secret.key"};
-    char paths[2][4096];
-    int fds[2] = {-1, -1};
-    int rc = EXIT_LOCAL;
-
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "enclavectl: cannot create %s: %s\n", dir, strerror(errno));
-        return EXIT_LOCAL;
-    }
-    if (rng_bytes(NULL, secret[0], sizeof(secret)) != STATUS_OK) {
-        fprintf(stderr, "enclavectl: no randomness: %s\n", status_trail_message());
-        return EXIT_LOCAL;
-    }
-    for (int i = 0; i < 2; i++) {
-        fds[i] = open_new_key(dir, names[i], paths[i], sizeof(paths[i]));
-        if (fds[i] < 0) {
-            goto out;
-        }
-    }
-    for (int i = 0; i < 2; i++) {
-        if (write_all(fds[i], secret[i], sizeof(secret[i])) != 0) {
-            fprintf(stderr, "enclavectl: cannot write %s: %s\n", paths[i], strerror(errno));
-            goto out;
-        }
-    }
-    x25519_public_key(pub, secret[0]);
-    rc = EXIT_OK;
-out:
-    for (int i = 0; i < 2; i++) {
-        if (fds[i] >= 0) {
-            close(fds[i]);
-            if (rc != EXIT_OK) {
-                unlink(paths[i]);
-            }
-        }
-    }
-    mbedtls_platform_zeroize(secret, sizeof(secret));
-    return rc;
-}
-
 static int cmd_keygen(struct ctl *ctl, int argc, char **argv)
 {
-    uint8_t pub[X25519_KEY_LEN];
-    int rc;
+    uint8_t pub[KEYGEN_KEY_LEN];
+    status_t s;
 
     if (argc != 1 || argv[0][0] == '-') {
         die_usage("keygen needs exactly one DIR");
     }
-    rc = write_keys(argv[0], pub);
-    if (rc != EXIT_OK) {
-        return rc;
+    s = keygen_write(argv[0], pub);
+    if (s != STATUS_OK) {
+        fprintf(stderr, "enclavectl: keygen %s: %s%s\n", argv[0], status_trail_message(),
+                s == STATUS_ALREADY_EXISTS ? " (keygen never overwrites keys)" : "");
+        return EXIT_LOCAL;
     }
     if (ctl->json) {
         printf("{\"public_key\":\"");

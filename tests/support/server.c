@@ -131,20 +131,28 @@ void test_server_start(struct test_server *ts, const char *const *extra_args)
 
 void test_server_stop(struct test_server *ts)
 {
+    free(test_server_stop_with_log(ts, NULL));
+}
+
+char *test_server_stop_with_log(struct test_server *ts, size_t *len)
+{
     int status = 0;
     char cmd[256];
+    char *log;
 
     if (ts->pid > 0) {
         ck_assert_int_eq(kill(ts->pid, SIGTERM), 0);
         ck_assert_int_eq(waitpid(ts->pid, &status, 0), ts->pid);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            char *log = test_server_read_log(ts, NULL);
-            ck_abort_msg("enclaved did not exit cleanly (status %d):\n%s", status, log);
+            ck_abort_msg("enclaved did not exit cleanly (status %d):\n%s", status,
+                         test_server_read_log(ts, NULL));
         }
         ts->pid = 0;
     }
+    log = test_server_read_log(ts, len);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ts->dir);
     ck_assert_int_eq(system(cmd), 0);
+    return log;
 }
 
 struct client *test_server_connect(const struct test_server *ts)

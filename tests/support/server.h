@@ -28,6 +28,8 @@ void test_server_start(struct test_server *ts, const char *const *extra_args);
 int test_server_try_start(struct test_server *ts, const char *const *extra_args);
 /* SIGTERM, wait, assert exit status 0; removes the temp dir. */
 void test_server_stop(struct test_server *ts);
+/* The same, returning the whole log (malloc'd) read after the exit. */
+char *test_server_stop_with_log(struct test_server *ts, size_t *len);
 /* Connects a client with a 5 s timeout; fails the test on error. */
 struct client *test_server_connect(const struct test_server *ts);
 /* Reads the server's log so far into a malloc'd NUL-terminated string. */
