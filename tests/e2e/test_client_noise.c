@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* End-to-end: the client library's NK and KK channels against the real server. */
 #include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "client_noise.h"
@@ -163,8 +166,7 @@ START_TEST(test_nk_to_missing_process_is_not_found)
 END_TEST
 
 /* With --ephemeral-keys nobody else holds the server's key, so a KK peer
- * with any other fleet key must be refused in both roles. (The accepting
- * path needs a server started from a known key, i.e. --userdata.) */
+ * with any other fleet key must be refused in both roles. */
 START_TEST(test_kk_with_a_foreign_fleet_key_is_refused_in_both_roles)
 {
     static const Enclaved__ChannelType types[] = {ENCLAVED__CHANNEL_TYPE__SERVER_KK_INITIATOR,
@@ -192,6 +194,119 @@ START_TEST(test_kk_with_a_foreign_fleet_key_is_refused_in_both_roles)
 }
 END_TEST
 
+/* {============================================================ KK with a known fleet key */
+
+static char image_dir[128];
+static uint8_t fleet_key[32];
+
+static void write_key(const char *dir, const char *name, const uint8_t *key)
+{
+    char path[256];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, key, 32), 32);
+    close(fd);
+}
+
+/* A userdata image holding only keys, so the test knows the fleet key. */
+static void start_with_fleet_key(void)
+{
+    char cmd[512], image[192];
+    uint8_t sealing[32];
+    const char *args[] = {"--userdata", image, NULL};
+    Enclaved__ServerFrame *f = NULL;
+
+    snprintf(image_dir, sizeof(image_dir), "/tmp/enclaved-kk-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(image_dir));
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/tree/keys'", image_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(rng_bytes(NULL, fleet_key, sizeof(fleet_key)), STATUS_OK);
+    ck_assert_int_eq(rng_bytes(NULL, sealing, sizeof(sealing)), STATUS_OK);
+    snprintf(cmd, sizeof(cmd), "%s/tree/keys", image_dir);
+    write_key(cmd, "noise_static.key", fleet_key);
+    write_key(cmd, "sealing_secret.key", sealing);
+    snprintf(image, sizeof(image), "%s/image.cpio", image_dir);
+    snprintf(cmd, sizeof(cmd), "'%s' '%s/tree' '%s' >/dev/null", MKUSERDATA, image_dir, image);
+    ck_assert_int_eq(system(cmd), 0);
+    test_server_start(&ts, args);
+    c = test_server_connect(&ts);
+    ck_assert_int_eq(client_get_info(c, &f), STATUS_OK);
+    memcpy(server_key, f->response->info->public_key.data, 32);
+    client_frame_free(f);
+    ck_assert_int_eq(client_process_create(c, "echo", (const uint8_t *)ECHO_APP,
+                                           sizeof(ECHO_APP) - 1, 0, &echo_pid, echo_hash, NULL,
+                                           0),
+                     STATUS_OK);
+}
+
+static void stop_with_fleet_key(void)
+{
+    char cmd[192];
+
+    stop_with_echo();
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", image_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_kk_peer_with_the_fleet_key_echoes_in_both_roles)
+{
+    static const Enclaved__ChannelType types[] = {ENCLAVED__CHANNEL_TYPE__SERVER_KK_INITIATOR,
+                                                  ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER};
+    struct client_target target = {echo_pid, NULL, NULL};
+    struct keystore *ks = NULL;
+    uint8_t secret[32] = {0};
+
+    ck_assert_int_eq(keystore_new(fleet_key, secret, &ks), STATUS_OK);
+    ck_assert(memcmp(keystore_public_key(ks), server_key, 32) == 0);
+    for (size_t i = 0; i < 2; i++) {
+        struct client_secure *s = NULL;
+        char message[256] = "";
+        status_t closed = STATUS_UNKNOWN;
+        ck_assert_msg(client_kk_open(c, &target, types[i], ks, echo_hash, &s, message,
+                                     sizeof(message)) == STATUS_OK,
+                      "role %zu: %s", i, message);
+        expect_echo(s, (const uint8_t *)"peer", 4);
+        expect_echo(s, (const uint8_t *)"", 0);
+        ck_assert_int_eq(client_secure_close(s, 5000, &closed), STATUS_OK);
+        ck_assert_int_eq(closed, STATUS_OK);
+        client_secure_free(s);
+    }
+    keystore_free(ks);
+}
+END_TEST
+
+START_TEST(test_kk_peer_with_another_code_hash_is_refused_in_both_roles)
+{
+    static const Enclaved__ChannelType types[] = {ENCLAVED__CHANNEL_TYPE__SERVER_KK_INITIATOR,
+                                                  ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER};
+    struct client_target target = {echo_pid, NULL, NULL};
+    struct keystore *ks = NULL;
+    uint8_t secret[32] = {0}, other[32];
+
+    memset(other, 0x77, sizeof(other));
+    ck_assert_int_eq(keystore_new(fleet_key, secret, &ks), STATUS_OK);
+    for (size_t i = 0; i < 2; i++) {
+        struct client_secure *s = NULL;
+        char message[256] = "";
+        ck_assert_int_eq(client_kk_open(c, &target, types[i], ks, other, &s, message,
+                                        sizeof(message)),
+                         STATUS_PERMISSION_DENIED);
+        ck_assert_ptr_null(s);
+        if (types[i] == ENCLAVED__CHANNEL_TYPE__SERVER_KK_INITIATOR) {
+            /* The server spoke first, so the client is the one to notice. */
+            ck_assert_str_eq(message, "code hash mismatch");
+        }
+    }
+    ck_assert_int_eq(client_ping(c), STATUS_OK);
+    keystore_free(ks);
+}
+END_TEST
+
+/* }============================================================ */
+
 static Suite *client_noise_suite(void)
 {
     Suite *s = suite_create("e2e-client-noise");
@@ -206,6 +321,12 @@ static Suite *client_noise_suite(void)
     tcase_add_test(tc, test_nk_rejects_bad_accepted_counts);
     tcase_add_test(tc, test_nk_to_missing_process_is_not_found);
     tcase_add_test(tc, test_kk_with_a_foreign_fleet_key_is_refused_in_both_roles);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("kk");
+    tcase_add_checked_fixture(tc, start_with_fleet_key, stop_with_fleet_key);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_kk_peer_with_the_fleet_key_echoes_in_both_roles);
+    tcase_add_test(tc, test_kk_peer_with_another_code_hash_is_refused_in_both_roles);
     suite_add_tcase(s, tc);
     return s;
 }
