@@ -121,6 +121,11 @@ void client_set_timeout(struct client *c, int timeout_ms)
     c->timeout_ms = timeout_ms;
 }
 
+int client_get_timeout(const struct client *c)
+{
+    return c->timeout_ms;
+}
+
 status_t client_send_raw(struct client *c, const uint8_t *data, size_t len)
 {
     uint64_t deadline = now_ms() + (uint64_t)c->timeout_ms;
@@ -484,7 +489,10 @@ status_t client_channel_recv(struct client *c, uint32_t channel_id, int timeout_
         client_frame_free(f);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "out of memory");
     }
-    memcpy(*data, f->channel_data->data.data, *len);
+    /* protobuf-c leaves data NULL for an empty message; memcpy may not see NULL. */
+    if (*len > 0) {
+        memcpy(*data, f->channel_data->data.data, *len);
+    }
     (*data)[*len] = 0;
     client_frame_free(f);
     return STATUS_OK;

@@ -29,6 +29,7 @@ status_t client_connect(const char *host, uint16_t port, int timeout_ms, struct 
 void client_free(struct client *c);
 /* Timeout for every later blocking call, in ms. */
 void client_set_timeout(struct client *c, int timeout_ms);
+int client_get_timeout(const struct client *c);
 
 /* Sends a request (its id is assigned here) and waits for the Response with
  * that id; frames that arrive first are queued as events. *out is the whole
