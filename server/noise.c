@@ -478,10 +478,16 @@ struct chunk {
 
 /* The layout is a function of the plaintext length alone, and this is the only
  * place that computes it. Encrypt and decrypt both walk it through crypt_chunks
- * below (HsmEnclave's two loops disagreed and its decrypt over-read). */
+ * below (HsmEnclave's two loops disagreed and its decrypt over-read).
+ *
+ * Every chunk is full except the last, which never is: a plaintext that fills
+ * k chunks exactly gets an empty (tag-only) chunk k + 1. So the last Noise
+ * message of a sealed message is always shorter than 65535 bytes, and a
+ * message cut at a chunk boundary has an impossible length instead of
+ * decrypting as its own prefix. */
 static size_t chunk_count(size_t pt_len)
 {
-    return pt_len == 0 ? 1 : (pt_len - 1) / NOISE_MAX_CHUNK_PLAINTEXT + 1;
+    return pt_len / NOISE_MAX_CHUNK_PLAINTEXT + 1;
 }
 
 static struct chunk chunk_at(size_t pt_len, size_t index)
@@ -508,8 +514,8 @@ size_t noise_transport_sealed_len(size_t plaintext_len)
 }
 
 /* The plaintext length whose sealed length is exactly ct_len. DATA_LOSS when
- * no encrypt produces ct_len (empty, < 16, a last message holding only a tag,
- * or one that is not the only short one). */
+ * no encrypt produces ct_len: empty, under 16 bytes, or a last Noise message
+ * that is full (65535 bytes) or shorter than a tag. */
 static status_t opened_len(size_t ct_len, size_t *pt_len)
 {
     size_t count = ct_len / NOISE_MAX_MESSAGE_LEN + (ct_len % NOISE_MAX_MESSAGE_LEN != 0);

@@ -99,11 +99,11 @@ int noise_handshake_is_complete(const struct noise_handshake *hs);
 void noise_handshake_get_hash(const struct noise_handshake *hs, uint8_t out[NOISE_HASH_LEN]);
 
 /* Transport. One application message travels as a sequence of Noise messages
- * of at most 65535 bytes each: all full but the last, and an empty plaintext
- * is one 16-byte message. Associated data is empty. Nothing marks the last
- * chunk, so a message cut at a chunk boundary (65535·k bytes) decrypts as its
- * own prefix; the cut is noticed only at the next message, whose nonce is then
- * wrong. Callers must not treat the end of a channel as proof of completeness. */
+ * of at most 65535 bytes each: all full but the last, which is never full
+ * (a plaintext of k * 65519 bytes ends with an empty, 16-byte message), and an
+ * empty plaintext is one 16-byte message. Associated data is empty. Because
+ * the last message is always short, a message cut at a chunk boundary has a
+ * length no encrypt produces and is refused rather than read as a prefix. */
 
 /* Wipes both keys. */
 void noise_transport_clear(struct noise_transport *t);

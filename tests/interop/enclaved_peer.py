@@ -301,16 +301,21 @@ class NoisePeer:
         return self.send_cs is not None
 
     def encrypt(self, plaintext):
-        """One application message: full 65535-byte Noise messages, then the rest;
-        an empty plaintext is one 16-byte message."""
+        """One application message: full 65535-byte Noise messages, then a last
+        one that is never full (empty when the plaintext fills whole pieces, so
+        an empty plaintext is one 16-byte message)."""
         plaintext = bytes(plaintext)
-        pieces = [plaintext[i:i + CHUNK] for i in range(0, len(plaintext), CHUNK)] or [b""]
+        pieces = [plaintext[i:i + CHUNK] for i in range(0, len(plaintext), CHUNK)]
+        if len(plaintext) % CHUNK == 0:
+            pieces.append(b"")
         return b"".join(self.send_cs.encrypt_with_ad(b"", p) for p in pieces)
 
     def decrypt(self, ciphertext):
         ciphertext = bytes(ciphertext)
         if not ciphertext:
             raise ValueError("empty transport data")
+        if len(ciphertext) % NOISE_MAX == 0:
+            raise ValueError("last transport piece is full: message cut at a piece boundary")
         out = []
         for i in range(0, len(ciphertext), NOISE_MAX):
             piece = ciphertext[i:i + NOISE_MAX]

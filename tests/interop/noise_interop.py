@@ -224,10 +224,11 @@ def nk_echo_100_messages(t):
 
 @test
 def nk_chunk_layout(t):
-    """The server's own encryption follows §6: full 65535-byte pieces, then the rest."""
+    """The server's own encryption: full 65535-byte pieces, then a last piece
+    that is never full (an empty one after a plaintext that fills whole pieces)."""
     conn, pub, pid, h = t.nk_setup()
     cid, peer = t.nk_open(conn, pub, h, pid)
-    for n, want in [(0, [16]), (ep.CHUNK, [65535]), (ep.CHUNK + 1, [65535, 17]),
+    for n, want in [(0, [16]), (ep.CHUNK, [65535, 16]), (ep.CHUNK + 1, [65535, 17]),
                     (200 * 1024, [65535, 65535, 65535, 204800 - 3 * ep.CHUNK + 16])]:
         ct = t.echo(conn, cid, peer, os.urandom(n))
         got = [min(65535, len(ct) - i) for i in range(0, len(ct), 65535)]
@@ -360,6 +361,13 @@ def nk_transport_tampering(t):
             t.expect_closed(conn, cid, t.pb.DATA_LOSS, "decrypt failed")
         except Failure as e:
             raise Failure("%s: %s" % (name, e))
+
+    # A message cut at a piece boundary: what is left is whole Noise messages
+    # that all authenticate, but its last piece is full, so no sender made it.
+    cid, peer = fresh()
+    ct = peer.encrypt(os.urandom(2 * ep.CHUNK + 500))
+    conn.send_data(cid, ct[:2 * 65535])
+    t.expect_closed(conn, cid, t.pb.DATA_LOSS, "decrypt failed")
 
     # Two short pieces in one ChannelData break the "all full but the last" rule.
     cid, peer = fresh()

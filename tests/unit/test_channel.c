@@ -354,6 +354,26 @@ START_TEST(test_nk_transport_tamper_replay_reorder_close_with_data_loss)
     expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
     peer_clear(&p);
 
+    /* Cut at a chunk boundary: two whole, authentic Noise messages whose last
+     * is full, so the rest of the message is missing. */
+    open_nk(&fx, &p);
+    {
+        size_t big_len = 2 * NOISE_MAX_CHUNK_PLAINTEXT + 100;
+        size_t big_sealed = noise_transport_sealed_len(big_len);
+        uint8_t *plain = calloc(1, big_len);
+        uint8_t *big = malloc(big_sealed);
+
+        ck_assert_ptr_nonnull(plain);
+        ck_assert_ptr_nonnull(big);
+        ck_assert_int_eq(noise_transport_encrypt(&p.t, plain, big_len, big, big_sealed, &len),
+                         STATUS_OK);
+        send_data(&fx, p.cid, big, 2 * NOISE_MAX_MESSAGE_LEN);
+        expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+        free(plain);
+        free(big);
+    }
+    peer_clear(&p);
+
     peer_send(&fx, &neighbour, (const uint8_t *)"ok", 2);
     peer_expect(&fx, &neighbour, (const uint8_t *)"ok", 2);
     peer_clear(&neighbour);
