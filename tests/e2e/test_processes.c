@@ -29,26 +29,23 @@ static void stop_default(void)
     test_server_stop(&ts);
 }
 
-/* The broadcast app from Signal HsmEnclave's README, its `done` typo fixed. */
-static const char broadcast_app[] =
-    "openChannels = {}\n"
-    "function HandleChannelCreate(channelID, channelType)\n"
-    "  openChannels[channelID] = 1\n"
-    "  return {}\n"
-    "end\n"
-    "function HandleChannelClose(channelID)\n"
-    "  openChannels[channelID] = nil\n"
-    "  return {}\n"
-    "end\n"
-    "function HandleChannelMessage(channelID, msg)\n"
-    "  local out = {}\n"
-    "  for recipientID, _ in pairs(openChannels) do\n"
-    "    if recipientID ~= channelID then\n"
-    "      table.insert(out, {recipientID, msg})\n"
-    "    end\n"
-    "  end\n"
-    "  return out\n"
-    "end\n";
+/* Reads a whole file of the source tree (the shipped demo app) or fails. */
+static char *read_source_file(const char *relative)
+{
+    char path[512];
+    FILE *f;
+    char *buf = calloc(1, 65536);
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", SOURCE_ROOT, relative);
+    f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_ptr_nonnull(buf);
+    n = fread(buf, 1, 65535, f);
+    ck_assert_uint_gt(n, 0);
+    fclose(f);
+    return buf;
+}
 
 static const char echo_app[] =
     "function HandleChannelMessage(cid, msg) return {{cid, msg}} end\n";
@@ -141,6 +138,8 @@ START_TEST(test_broadcast_app_fans_out_across_three_clients)
     struct client *c[3];
     uint32_t cid[3];
     struct client *admin = test_server_connect(&ts);
+    /* The demo app the image ships: HsmEnclave's README broadcast app. */
+    char *broadcast_app = read_source_file("userdata/apps/broadcast.lua");
     uint32_t pid = create(admin, "broadcast", broadcast_app);
 
     for (int i = 0; i < 3; i++) {
@@ -163,6 +162,7 @@ START_TEST(test_broadcast_app_fans_out_across_three_clients)
     client_free(c[0]);
     client_free(c[2]);
     client_free(admin);
+    free(broadcast_app);
 }
 END_TEST
 
