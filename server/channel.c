@@ -376,7 +376,6 @@ void channel_handle_open(struct session *s, uint64_t id, const Enclaved__Channel
 {
     struct core *core = s->core;
     struct channel_table *t = core->channels;
-    Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
     Enclaved__ChannelOpened opened = ENCLAVED__CHANNEL_OPENED__INIT;
     struct proc *p = NULL;
@@ -448,9 +447,7 @@ void channel_handle_open(struct session *s, uint64_t id, const Enclaved__Channel
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_CHANNEL_OPENED;
     r.channel_opened = &opened;
-    f.kind_case = ENCLAVED__SERVER_FRAME__KIND_RESPONSE;
-    f.response = &r;
-    (void)session_send(s, &f);
+    session_send_response(s, &r);
     LOG_D("channel %u opened to process %u", ch->id, process_id(p->lua));
 
     if (ch->type == ENCLAVED__CHANNEL_TYPE__RAW) {

@@ -69,17 +69,6 @@ static void arena_reset(void)
 
 static ProtobufCAllocator arena_allocator = {arena_alloc, arena_free, NULL};
 
-static void send_response(struct session *s, Enclaved__Response *r)
-{
-    Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
-
-    f.kind_case = ENCLAVED__SERVER_FRAME__KIND_RESPONSE;
-    f.response = r;
-    if (session_send(s, &f) != STATUS_OK) {
-        session_send_status(s, r->id, STATUS_RESOURCE_EXHAUSTED, "response over max_frame");
-    }
-}
-
 static void handle_get_info(struct session *s, uint64_t id)
 {
     const struct config *cfg = &s->core->config;
@@ -106,7 +95,7 @@ static void handle_get_info(struct session *s, uint64_t id)
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_INFO;
     r.info = &info;
-    send_response(s, &r);
+    session_send_response(s, &r);
 }
 
 static void handle_get_stats(struct session *s, uint64_t id)
@@ -145,7 +134,7 @@ static void handle_get_stats(struct session *s, uint64_t id)
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_STATS;
     r.stats = &stats;
-    send_response(s, &r);
+    session_send_response(s, &r);
 }
 
 static void handle_request(struct session *s, const Enclaved__Request *req)

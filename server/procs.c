@@ -164,7 +164,6 @@ static void destroy_proc(struct core *core, struct proc *p)
 
 void procs_handle_create(struct session *s, uint64_t id, const Enclaved__ProcessCreate *req)
 {
-    Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
     Enclaved__ProcessCreated created = ENCLAVED__PROCESS_CREATED__INIT;
     struct proc *p = NULL;
@@ -184,14 +183,11 @@ void procs_handle_create(struct session *s, uint64_t id, const Enclaved__Process
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_PROCESS_CREATED;
     r.process_created = &created;
-    f.kind_case = ENCLAVED__SERVER_FRAME__KIND_RESPONSE;
-    f.response = &r;
-    (void)session_send(s, &f);
+    session_send_response(s, &r);
 }
 
 void procs_handle_destroy(struct session *s, uint64_t id, const Enclaved__ProcessDestroy *req)
 {
-    Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
     Enclaved__ProcessDestroyed destroyed = ENCLAVED__PROCESS_DESTROYED__INIT;
     struct proc *p = NULL;
@@ -218,16 +214,13 @@ void procs_handle_destroy(struct session *s, uint64_t id, const Enclaved__Proces
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_PROCESS_DESTROYED;
     r.process_destroyed = &destroyed;
-    f.kind_case = ENCLAVED__SERVER_FRAME__KIND_RESPONSE;
-    f.response = &r;
-    (void)session_send(s, &f);
+    session_send_response(s, &r);
     destroy_proc(s->core, p);
 }
 
 void procs_handle_list(struct session *s, uint64_t id)
 {
     struct process_table *t = s->core->processes;
-    Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
     Enclaved__ProcessListResult list = ENCLAVED__PROCESS_LIST_RESULT__INIT;
     size_t count = t->by_id.count;
@@ -259,11 +252,7 @@ void procs_handle_list(struct session *s, uint64_t id)
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_PROCESS_LIST;
     r.process_list = &list;
-    f.kind_case = ENCLAVED__SERVER_FRAME__KIND_RESPONSE;
-    f.response = &r;
-    if (session_send(s, &f) != STATUS_OK) {
-        session_send_status(s, id, STATUS_RESOURCE_EXHAUSTED, "process list over max_frame");
-    }
+    session_send_response(s, &r);
     free(infos);
     free(ptrs);
 }

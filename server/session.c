@@ -270,16 +270,24 @@ status_t session_send(struct session *s, const Enclaved__ServerFrame *f)
     return STATUS_OK;
 }
 
-void session_send_status(struct session *s, uint64_t id, status_t status, const char *message)
+void session_send_response(struct session *s, Enclaved__Response *r)
 {
     Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
+
+    f.kind_case = ENCLAVED__SERVER_FRAME__KIND_RESPONSE;
+    f.response = r;
+    core_count_error(s->core, (status_t)r->status);
+    if (session_send(s, &f) != STATUS_OK) {
+        session_send_status(s, r->id, STATUS_RESOURCE_EXHAUSTED, "response over max_frame");
+    }
+}
+
+void session_send_status(struct session *s, uint64_t id, status_t status, const char *message)
+{
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
 
     r.id = id;
     r.status = (Enclaved__Status)status;
     r.message = (char *)(message != NULL ? message : "");
-    f.kind_case = ENCLAVED__SERVER_FRAME__KIND_RESPONSE;
-    f.response = &r;
-    core_count_error(s->core, status);
-    (void)session_send(s, &f);
+    session_send_response(s, &r);
 }

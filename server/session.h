@@ -71,6 +71,9 @@ void session_shutdown(struct session *s);
 /* Encodes f onto the output. A frame that cannot be encoded within
  * max_frame is replaced by nothing and RESOURCE_EXHAUSTED is returned. */
 status_t session_send(struct session *s, const Enclaved__ServerFrame *f);
+/* Sends r (id, status and result filled in by the caller). A Response that
+ * does not fit in max_frame is replaced by one with RESOURCE_EXHAUSTED. */
+void session_send_response(struct session *s, Enclaved__Response *r);
 /* Sends a Response with no result. */
 void session_send_status(struct session *s, uint64_t id, status_t status, const char *message);
 
