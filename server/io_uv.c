@@ -180,6 +180,12 @@ static void flush_conn(struct conn *c)
     if (c->closing || c->session == NULL) {
         return;
     }
+    if (c->session->dead) {
+        /* Dropped (e.g. too much unsent output): do not wait for a write that
+         * may never finish; uv_close cancels it. */
+        close_conn(c);
+        return;
+    }
     if (!c->writing) {
         session_output(c->session, &data, &len);
         if (len > 0) {

@@ -642,6 +642,55 @@ START_TEST(test_limits_on_processes_channels_and_message_size)
 }
 END_TEST
 
+/* A broadcast target that never reads: once its unsent output passes
+ * max_output_buffer the server drops that connection, and keeps serving the
+ * sender; nothing grows without bound. */
+START_TEST(test_slow_consumer_is_dropped_and_sender_keeps_going)
+{
+    static const char *const args[] = {"--max-frame", "64k", "--max-message", "60000",
+                                       "--max-output-buffer", "256k", NULL};
+    struct test_server small;
+    struct client *sender, *sink;
+    uint32_t pid, scid, kcid;
+    static uint8_t chunk[50000];
+    Enclaved__Request req = ENCLAVED__REQUEST__INIT;
+    Enclaved__GetStats body = ENCLAVED__GET_STATS__INIT;
+    Enclaved__ServerFrame *f = NULL;
+    char *broadcast_app = read_source_file("userdata/apps/broadcast.lua");
+    char *log;
+    int dropped = 0;
+
+    test_server_start(&small, args);
+    sender = test_server_connect(&small);
+    sink = test_server_connect(&small);
+    pid = create(sender, "broadcast", broadcast_app);
+    scid = open_raw(sender, pid);
+    kcid = open_raw(sink, pid);
+    (void)kcid;
+    memset(chunk, 'x', sizeof(chunk));
+    req.body_case = ENCLAVED__REQUEST__BODY_GET_STATS;
+    req.get_stats = &body;
+    /* 400 x 50 KB = 20 MB toward a sink that reads nothing. */
+    for (int i = 0; i < 400 && !dropped; i++) {
+        ck_assert_int_eq(client_send_data(sender, scid, chunk, sizeof(chunk)), STATUS_OK);
+        if (i % 20 == 19) {
+            ck_assert_int_eq(client_call(sender, &req, &f), STATUS_OK);
+            dropped = f->response->stats->connections_open == 1;
+            client_frame_free(f);
+        }
+    }
+    ck_assert_msg(dropped, "the sink was never dropped");
+    ck_assert_int_eq(client_ping(sender), STATUS_OK);
+    ck_assert(client_wait_closed(sink, 5000));
+    client_free(sink);
+    client_free(sender);
+    log = test_server_stop_with_log(&small, NULL);
+    ck_assert_ptr_nonnull(strstr(log, "dropping the connection"));
+    free(log);
+    free(broadcast_app);
+}
+END_TEST
+
 static Suite *processes_suite(void)
 {
     Suite *s = suite_create("e2e-processes");
@@ -683,6 +732,7 @@ static Suite *processes_suite(void)
     tc = tcase_create("limits");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_limits_on_processes_channels_and_message_size);
+    tcase_add_test(tc, test_slow_consumer_is_dropped_and_sender_keeps_going);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -291,6 +292,31 @@ START_TEST(test_client_that_never_reads_is_bounded_and_others_are_served)
 }
 END_TEST
 
+/* SIGTERM while a client holds unread output: the server flushes what it
+ * can for the grace period, closes, and still exits 0 (checked by stop). */
+START_TEST(test_shutdown_with_a_stuck_client_exits_cleanly)
+{
+    struct test_server stuck;
+    struct sockaddr_in addr = {0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uint64_t start;
+    struct timespec t0, t1;
+
+    test_server_start(&stuck, NULL);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(stuck.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    flood_without_reading(fd, 8u << 20);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    test_server_stop(&stuck);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    start = (uint64_t)(t1.tv_sec - t0.tv_sec);
+    ck_assert_uint_le(start, 5);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_thousand_abrupt_disconnects)
 {
     struct client *probe;
@@ -387,6 +413,7 @@ static Suite *protocol_suite(void)
     tc = tcase_create("startup");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_max_connections_refuses_extra_clients);
+    tcase_add_test(tc, test_shutdown_with_a_stuck_client_exits_cleanly);
     tcase_add_test(tc, test_bad_settings_fail_startup_with_reason);
     suite_add_tcase(s, tc);
     return s;
