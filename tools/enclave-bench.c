@@ -314,6 +314,28 @@ static void run_echo(struct row *r, size_t size, int depth)
     client_free(c);
 }
 
+/* Ping round trips, one at a time: the protocol path without Lua. */
+static void run_ping(struct row *r)
+{
+    struct client *c = connect_or_die();
+    struct samples lat = {0};
+    uint64_t start, last = 0;
+
+    start = now_ns();
+    while (keep_going(r->name, r->ops, start, &last)) {
+        uint64_t t0 = now_ns();
+        if (client_ping(c) != STATUS_OK) {
+            r->errors++;
+            break;
+        }
+        samples_add(&lat, now_ns() - t0);
+        r->ops++;
+    }
+    row_finish(r, &lat, start);
+    progress_done();
+    client_free(c);
+}
+
 /* }============================================================ */
 
 /* {============================================================ workers */
@@ -681,7 +703,8 @@ static void run_connections(struct row *r)
 /* {============================================================ main */
 
 enum scenario_kind {
-    S_ECHO64, S_ECHO64X8, S_ECHO16K, S_NK, S_PROC, S_IDLE_RAW, S_IDLE_NK, S_IDLE_PROC, S_CONNS,
+    S_PING, S_ECHO64, S_ECHO64X8, S_ECHO16K, S_NK, S_PROC, S_IDLE_RAW, S_IDLE_NK, S_IDLE_PROC,
+    S_CONNS,
 };
 
 static const struct {
@@ -697,6 +720,7 @@ static const struct {
     {"idle-nk", S_IDLE_NK, "(no target)", "N idle NK channels (RSS delta / N)"},
     {"connections", S_CONNS, ">= 10,000, bounded", "N connections, one ping each"},
     {"idle-process", S_IDLE_PROC, "<= 32 KiB/process", "N idle processes (RSS delta / N)"},
+    {"ping", S_PING, "(no target)", "Ping round trips, one at a time"},
     {"echo64", S_ECHO64, ">= 36k msg/s, p99 <= 100 us", "raw 64 B echo, one at a time"},
     {"echo64x8", S_ECHO64X8, ">= 180k msg/s", "raw 64 B echo, 8 in flight"},
     {"echo16k", S_ECHO16K, ">= 22k msg/s", "raw 16 KiB echo, one at a time"},
@@ -927,6 +951,9 @@ int main(int argc, char **argv)
         snprintf(r->name, sizeof(r->name), "%s", scenarios[i].name);
         r->target = scenarios[i].target;
         switch (scenarios[i].kind) {
+        case S_PING:
+            run_ping(r);
+            break;
         case S_ECHO64:
             run_echo(r, SMALL_MSG, 1);
             break;
