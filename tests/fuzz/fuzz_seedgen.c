@@ -477,6 +477,7 @@ static void hook_seeds(void)
         {"two-channels", 14, {1, 0, 2, 1, 8, 2, 1, 'a', 1, 16, 2, 2, 'b', 'c'}},
         {"close", 7, {0, 0, 1, 1, 0, 7, 0}},
         {"close-other", 7, {2, 0, 1, 1, 8, 7, 14}},
+        {"close-then-data", 12, {0, 0, 2, 1, 0, 7, 0, 1, 0, 2, 1, 'x'}},
         {"status-out-of-range", 7, {0, 0, 1, 1, 0, 7, 17}},
         {"too-many", 8, {0, 12, 9, 1, 0, 2, 1, 'x'}},
         {"max-outputs", 8, {0, 12, 8, 1, 0, 2, 1, 'x'}},
