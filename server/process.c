@@ -248,6 +248,7 @@ static status_t fail_output(status_t code, const char *detail)
 
 /* Reads output i of the result table at index t into *out, leaving the
  * entry, its cid and its payload on the stack so data stays referenced.
+ * Checks its shape only; whether the channel belongs is the caller's.
  * [-0, +3, -] */
 static status_t read_output(struct process *p, int t, lua_Integer i, struct process_output *out)
 {
@@ -288,12 +289,12 @@ static status_t read_output(struct process *p, int t, lua_Integer i, struct proc
         out->is_close = 1;
         out->status = (status_t)code;
     }
-    if (!p->host->channel_belongs(p->host->ctx, p, out->channel_id)) {
-        snprintf(why, sizeof(why), "output %lld: channel %u is not open for this process",
-                 (long long)i, (unsigned)out->channel_id);
-        return fail_output(STATUS_INTERNAL, why);
-    }
     return STATUS_OK;
+}
+
+static int output_belongs(const struct process *p, const struct process_output *out)
+{
+    return p->host->channel_belongs(p->host->ctx, p, out->channel_id);
 }
 
 /* Validates every output of the result on top, then delivers them in order.
@@ -321,12 +322,23 @@ static status_t deliver_outputs(struct process *p)
     }
     for (lua_Unsigned i = 1; i <= count; i++) {
         status_t s = read_output(p, t, (lua_Integer)i, &out);
+        if (s == STATUS_OK && !output_belongs(p, &out)) {
+            snprintf(why, sizeof(why), "output %lld: channel %u is not open for this process",
+                     (long long)i, (unsigned)out.channel_id);
+            s = fail_output(STATUS_INTERNAL, why);
+        }
         lua_settop(L, t);
         TRY(s);
     }
     for (lua_Unsigned i = 1; i <= count; i++) {
         ENCLAVED_ASSERT(read_output(p, t, (lua_Integer)i, &out) == STATUS_OK);
-        p->host->deliver(p->host->ctx, p, &out);
+        /* A close output earlier in this list may have ended the channel. */
+        if (output_belongs(p, &out)) {
+            p->host->deliver(p->host->ctx, p, &out);
+        } else {
+            LOG_D("process %u: output %llu for closed channel %u dropped", (unsigned)p->id,
+                  (unsigned long long)i, (unsigned)out.channel_id);
+        }
         lua_settop(L, t);
     }
     return STATUS_OK;

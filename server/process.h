@@ -52,7 +52,9 @@ struct process_host {         /* borrowed by the process; must outlive it */
     /* 1 if channel_id is an open channel of p (any connection), else 0. */
     int (*channel_belongs)(void *ctx, const struct process *p, uint32_t channel_id);
     /* Called once per output, in order, only after the whole hook returned
-       normally and every output validated. */
+       normally and every output validated. An output whose channel stopped
+       belonging during delivery (an earlier close output in the same list
+       closed it) is dropped instead. */
     void (*deliver)(void *ctx, struct process *p, const struct process_output *out);
     /* The server's 32-byte sealing secret for enclave.encrypt/decrypt
        (DESIGN §6); NULL makes both raise an error. */

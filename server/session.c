@@ -210,8 +210,9 @@ void session_resume(struct session *s)
 
 void session_output(const struct session *s, const uint8_t **data, size_t *len)
 {
-    *data = s->out.data + s->out.start;
     *len = buffer_len(&s->out);
+    /* With nothing buffered out.data may be NULL, and NULL + 0 is undefined. */
+    *data = *len > 0 ? s->out.data + s->out.start : s->out.data;
 }
 
 void session_consume_output(struct session *s, size_t n)

@@ -56,7 +56,8 @@ void session_free(struct session *s);
 void session_feed(struct session *s, const uint8_t *data, size_t len);
 /* Handles input kept while paused, after the driver drained output. */
 void session_resume(struct session *s);
-/* Bytes waiting to be written (borrowed; valid until the next core call). */
+/* Bytes waiting to be written (borrowed; valid until the next core call).
+ * *data may be NULL when *len is 0. */
 void session_output(const struct session *s, const uint8_t **data, size_t *len);
 /* Marks n bytes of output as written. */
 void session_consume_output(struct session *s, size_t n);

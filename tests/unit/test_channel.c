@@ -534,6 +534,43 @@ START_TEST(test_lua_never_sees_a_channel_before_its_handshake)
 }
 END_TEST
 
+/* Regression (fuzz_hook_output): outputs after a close of the same channel
+ * in one list tripped the assertion in process.c's delivery pass and
+ * aborted the server; any client could upload such an app. They are
+ * dropped now, and the server carries on. */
+START_TEST(test_outputs_after_a_close_in_the_same_list_are_dropped)
+{
+    static const char app[] =
+        "function HandleChannelMessage(cid, msg)\n"
+        "  if msg == 'ping' then return {{cid, 'pong'}} end\n"
+        "  return {{cid, 'before'}, {cid, STATUS_ABORTED}, {cid, 'after'}, {cid, STATUS_OK}}\n"
+        "end\n";
+    struct fixture fx;
+    struct proc *closer = NULL;
+    Enclaved__ServerFrame *f;
+    uint32_t a, b;
+
+    fixture_init(&fx, NULL);
+    ck_assert_int_eq(procs_create(fx.h.core, "closer", (const uint8_t *)app, strlen(app), 0,
+                                  &closer),
+                     STATUS_OK);
+    memcpy(fx.hash, process_code_hash(closer->lua), 32);
+    a = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
+    b = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
+    send_data(&fx, a, (const uint8_t *)"go", 2);
+    f = expect_data(&fx, a);
+    ck_assert_uint_eq(f->channel_data->data.len, 6);
+    ck_assert_mem_eq(f->channel_data->data.data, "before", 6);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    expect_closed(&fx, a, STATUS_ABORTED, "closed by the process");
+    send_data(&fx, b, (const uint8_t *)"ping", 4);
+    f = expect_data(&fx, b);
+    ck_assert_mem_eq(f->channel_data->data.data, "pong", 4);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
 static Suite *channel_suite(void)
 {
     Suite *s = suite_create("channel");
@@ -549,6 +586,7 @@ static Suite *channel_suite(void)
     tcase_add_test(tc, test_kk_both_directions_with_the_fleet_key);
     tcase_add_test(tc, test_kk_rejects_other_code_or_other_key);
     tcase_add_test(tc, test_lua_never_sees_a_channel_before_its_handshake);
+    tcase_add_test(tc, test_outputs_after_a_close_in_the_same_list_are_dropped);
     suite_add_tcase(s, tc);
     return s;
 }

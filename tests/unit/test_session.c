@@ -52,6 +52,31 @@ START_TEST(test_session_byte_at_a_time)
 }
 END_TEST
 
+/* Regression (fuzz_session under UBSan): session_output on a session with
+ * no output yet computed NULL + 0. Now it hands back NULL and 0. */
+START_TEST(test_session_output_empty_before_any_frame)
+{
+    struct corehost h;
+    struct session *s;
+    const uint8_t *data = (const uint8_t *)"x";
+    size_t len = 1;
+
+    corehost_init(&h, NULL);
+    s = corehost_session(&h);
+    session_output(s, &data, &len);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_ptr_null(data);
+    session_feed(s, ping_frame, 3);
+    session_output(s, &data, &len);
+    ck_assert_uint_eq(len, 0);
+    session_feed(s, ping_frame + 3, sizeof(ping_frame) - 3);
+    expect_ping_reply(s, 5);
+    session_output(s, &data, &len);
+    ck_assert_uint_eq(len, 0);
+    corehost_clear(&h);
+}
+END_TEST
+
 START_TEST(test_session_rejects_zero_length_and_closes)
 {
     static const uint8_t zero[] = {0, 0, 0, 0};
@@ -184,6 +209,7 @@ static Suite *session_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_session_reassembles_frames_split_at_every_byte);
     tcase_add_test(tc, test_session_byte_at_a_time);
+    tcase_add_test(tc, test_session_output_empty_before_any_frame);
     tcase_add_test(tc, test_session_rejects_zero_length_and_closes);
     tcase_add_test(tc, test_session_rejects_frames_over_max_frame);
     tcase_add_test(tc, test_session_pauses_input_while_output_is_unread);
