@@ -67,8 +67,11 @@ status_t noise_handshake_new(enum noise_pattern pattern, enum noise_role role,
 /* Wipes and frees; NULL is a no-op. */
 void noise_handshake_free(struct noise_handshake *hs);
 
-/* Operations. Any failure other than FAILED_PRECONDITION for an out-of-turn call
- * leaves the handshake failed: every later call returns FAILED_PRECONDITION. */
+/* Operations. A failure of the handshake itself (a bad message, a low-order
+ * key, a failing rng) leaves it failed: every later call returns
+ * FAILED_PRECONDITION. Caller mistakes that change no state (an out-of-turn
+ * call; INVALID_ARGUMENT for a short buffer, a too-long or NULL payload) leave
+ * it usable. */
 
 /* Writes the next handshake message (this side's turn) into out;
  * *out_len = 32 + payload_len + 16. FAILED_PRECONDITION when it is not this
