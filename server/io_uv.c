@@ -165,18 +165,61 @@ static void on_write(uv_write_t *req, int status)
         LOG_D("connection write error: %s", uv_strerror(status));
         close_conn(c);
     } else if (c->session != NULL) {
-        /* Output drained: take any input that was held back, then write. */
-        session_resume(c->session);
+        /* flush_conn also takes any input parked while this write was out. */
         flush_conn(c);
     }
     after_core(c->srv);
 }
 
-static void flush_conn(struct conn *c)
+/* Writes the session's output: one uv_try_write, and whatever the kernel did
+ * not take is copied to wbuf and queued. Returns -1 if it closed the conn. */
+static int write_output(struct conn *c)
 {
     const uint8_t *data;
     size_t len;
 
+    session_output(c->session, &data, &len);
+    if (len > 0) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+
+        if (n == UV_EAGAIN) {
+            n = 0;
+        }
+        if (n < 0) {
+            close_conn(c);
+            return -1;
+        }
+        session_consume_output(c->session, (size_t)n);
+        len -= (size_t)n;
+        data += n;
+    }
+    if (len > 0) {
+        if (c->wcap < len) {
+            uint8_t *grown = realloc(c->wbuf, len);
+            if (grown == NULL) {
+                LOG_W("out of memory for a write; dropping the connection");
+                close_conn(c);
+                return -1;
+            }
+            c->wbuf = grown;
+            c->wcap = len;
+        }
+        memcpy(c->wbuf, data, len);
+        session_consume_output(c->session, len);
+        uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)len);
+        c->wreq.data = c;
+        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+            close_conn(c);
+            return -1;
+        }
+        c->writing = 1;
+    }
+    return 0;
+}
+
+static void flush_conn(struct conn *c)
+{
     if (c->closing || c->session == NULL) {
         return;
     }
@@ -186,43 +229,22 @@ static void flush_conn(struct conn *c)
         close_conn(c);
         return;
     }
-    if (!c->writing) {
-        session_output(c->session, &data, &len);
-        if (len > 0) {
-            uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-            int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    while (!c->writing) {
+        const uint8_t *data;
+        size_t len;
 
-            if (n == UV_EAGAIN) {
-                n = 0;
-            }
-            if (n < 0) {
-                close_conn(c);
-                return;
-            }
-            session_consume_output(c->session, (size_t)n);
-            len -= (size_t)n;
-            data += n;
+        if (write_output(c) != 0) {
+            return;
         }
-        if (len > 0) {
-            if (c->wcap < len) {
-                uint8_t *grown = realloc(c->wbuf, len);
-                if (grown == NULL) {
-                    LOG_W("out of memory for a write; dropping the connection");
-                    close_conn(c);
-                    return;
-                }
-                c->wbuf = grown;
-                c->wcap = len;
-            }
-            memcpy(c->wbuf, data, len);
-            session_consume_output(c->session, len);
-            uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)len);
-            c->wreq.data = c;
-            if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
-                close_conn(c);
-                return;
-            }
-            c->writing = 1;
+        if (c->writing) {
+            break;
+        }
+        /* All output is out. Input that backpressure parked must be handled
+         * now: the client may be waiting for its answers and send nothing. */
+        session_resume(c->session);
+        session_output(c->session, &data, &len);
+        if (len == 0) {
+            break;
         }
     }
     if (!c->writing && session_should_close(c->session)) {

@@ -210,6 +210,76 @@ START_TEST(test_pipelined_requests_answer_in_order)
 }
 END_TEST
 
+/* More requests in flight than the server answers before it pauses input:
+ * every one is still answered, in order, once the client reads. */
+START_TEST(test_requests_held_back_by_backpressure_are_all_answered)
+{
+    enum { PINGS = 100000 };
+    static const uint8_t ping[] = {0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x01, 0x12, 0x00};
+    struct client *c = test_server_connect(&ts);
+    uint8_t *batch = malloc(PINGS * sizeof(ping));
+
+    ck_assert_ptr_nonnull(batch);
+    for (size_t i = 0; i < PINGS; i++) {
+        memcpy(batch + i * sizeof(ping), ping, sizeof(ping));
+    }
+    /* Sent in slices while reading, so neither side's kernel buffer decides. */
+    for (size_t sent = 0, got = 0; got < PINGS;) {
+        if (sent < PINGS) {
+            size_t n = PINGS - sent < 20000 ? PINGS - sent : 20000;
+            ck_assert_int_eq(client_send_raw(c, batch + sent * sizeof(ping), n * sizeof(ping)),
+                             STATUS_OK);
+            sent += n;
+        }
+        while (got < sent) {
+            Enclaved__ServerFrame *f = NULL;
+            ck_assert_msg(client_read_frame(c, 5000, &f) == STATUS_OK, "stalled after %zu of %zu",
+                          got, sent);
+            ck_assert_uint_eq(f->response->id, 1);
+            client_frame_free(f);
+            got++;
+        }
+    }
+    free(batch);
+    client_free(c);
+}
+END_TEST
+
+/* Requests whose answers are large: one read holds far more answers than the
+ * output bound, so the server parks the rest of the read. Whether or not the
+ * kernel takes the output at once, every request is answered. */
+START_TEST(test_parked_input_is_answered_without_new_input)
+{
+    enum { REQUESTS = 1000 };
+    /* ClientFrame{request{id=2, process_list{}}} */
+    static const uint8_t list[] = {0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x02, 0x32, 0x00};
+    static const char app[] = "x = 1";
+    struct client *c = test_server_connect(&ts);
+    uint8_t *batch = malloc(REQUESTS * sizeof(list));
+
+    ck_assert_ptr_nonnull(batch);
+    for (int i = 0; i < 60; i++) {
+        ck_assert_int_eq(client_process_create(c, "padding-name-to-make-the-list-longer",
+                                               (const uint8_t *)app, strlen(app), 0, NULL, NULL,
+                                               NULL, 0),
+                         STATUS_OK);
+    }
+    for (size_t i = 0; i < REQUESTS; i++) {
+        memcpy(batch + i * sizeof(list), list, sizeof(list));
+    }
+    ck_assert_int_eq(client_send_raw(c, batch, REQUESTS * sizeof(list)), STATUS_OK);
+    for (size_t got = 0; got < REQUESTS; got++) {
+        Enclaved__ServerFrame *f = NULL;
+        ck_assert_msg(client_read_frame(c, 5000, &f) == STATUS_OK, "stalled after %zu", got);
+        ck_assert_uint_eq(f->response->id, 2);
+        ck_assert_uint_eq(f->response->process_list->n_processes, 60);
+        client_frame_free(f);
+    }
+    free(batch);
+    client_free(c);
+}
+END_TEST
+
 START_TEST(test_disconnect_mid_frame_leaves_server_serving)
 {
     static const uint8_t partial[] = {0, 0, 0, 50, 0x0a, 0x05};
@@ -406,6 +476,8 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, test_unknown_request_kind_is_unimplemented);
     tcase_add_test(tc, test_peer_connect_is_unimplemented);
     tcase_add_test(tc, test_pipelined_requests_answer_in_order);
+    tcase_add_test(tc, test_requests_held_back_by_backpressure_are_all_answered);
+    tcase_add_test(tc, test_parked_input_is_answered_without_new_input);
     tcase_add_test(tc, test_disconnect_mid_frame_leaves_server_serving);
     tcase_add_test(tc, test_client_that_never_reads_is_bounded_and_others_are_served);
     tcase_add_test(tc, test_thousand_abrupt_disconnects);
