@@ -216,6 +216,8 @@ int main(int argc, char **argv)
         LOG_E("no entropy: %s", status_trail_message());
         goto out;
     }
+    /* Opens the RSS source now, so GetStats opens no file after startup. */
+    (void)platform_rss_bytes();
     if (opt.ephemeral_keys) {
         if (make_ephemeral_keystore(&ks) != 0) {
             LOG_E("cannot create keys");

@@ -25,7 +25,9 @@ const char *platform_target(void);
  * ignored and the bytes come from the loader. On success *out is malloc'd and
  * owned by the caller; on failure *out is untouched. */
 status_t platform_read_userdata(const char *path, uint8_t **out, size_t *out_len);
-/* Resident set size of this process in bytes, 0 when unknown. */
+/* Resident set size of this process in bytes, 0 when unknown. The first call
+ * may open a file (Linux: /proc/self/statm), so main makes it before the
+ * driver listens; later calls open nothing. */
 uint64_t platform_rss_bytes(void);
 
 #endif

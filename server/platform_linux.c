@@ -107,18 +107,35 @@ out:
     return status;
 }
 
+/* /proc/self/statm, opened once by the first call (main makes it before the
+ * driver listens) and re-read with pread: GetStats then needs no path lookup
+ * after startup, so the steady state stays off openat/fstat (DESIGN §9). */
+static int statm_fd = -1;
+static int statm_tried;
+
 uint64_t platform_rss_bytes(void)
 {
-    long pages = 0;
-    long resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
+    char buf[128];
+    ssize_t n;
+    unsigned long long pages = 0;
+    unsigned long long resident = 0;
 
-    if (f == NULL) {
+    if (!statm_tried) {
+        statm_tried = 1;
+        statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    }
+    if (statm_fd < 0) {
         return 0;
     }
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) {
-        resident = 0;
+    do {
+        n = pread(statm_fd, buf, sizeof(buf) - 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        return 0;
     }
-    fclose(f);
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &pages, &resident) != 2) {
+        return 0;
+    }
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }

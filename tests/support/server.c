@@ -58,6 +58,12 @@ static void sleep_ms(int ms)
 
 int test_server_try_start(struct test_server *ts, const char *const *extra_args)
 {
+    return test_server_try_start_env(ts, extra_args, NULL);
+}
+
+int test_server_try_start_env(struct test_server *ts, const char *const *extra_args,
+                              const char *const *env)
+{
     const char *argv[MAX_ARGS];
     size_t argc = 0;
     int has_userdata = 0;
@@ -93,6 +99,11 @@ int test_server_try_start(struct test_server *ts, const char *const *extra_args)
         int fd = open(ts->log_path, O_WRONLY | O_APPEND);
         if (fd < 0 || dup2(fd, 2) < 0) {
             _exit(127);
+        }
+        for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+            if (putenv((char *)env[i]) != 0) {
+                _exit(127);
+            }
         }
         execv(ENCLAVED_BIN, (char *const *)argv);
         _exit(127);

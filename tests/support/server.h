@@ -26,6 +26,10 @@ void test_server_start(struct test_server *ts, const char *const *extra_args);
 /* Like test_server_start but returns the exit status if the server exits
  * before its ready line (or -1 when it became ready, then it is running). */
 int test_server_try_start(struct test_server *ts, const char *const *extra_args);
+/* Like test_server_try_start, with extra NAME=VALUE environment entries
+ * (NULL-terminated; may be NULL) set in the server only, e.g. LD_PRELOAD. */
+int test_server_try_start_env(struct test_server *ts, const char *const *extra_args,
+                              const char *const *env);
 /* SIGTERM, wait, assert exit status 0; removes the temp dir. */
 void test_server_stop(struct test_server *ts);
 /* The same, returning the whole log (malloc'd) read after the exit. */
