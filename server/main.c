@@ -87,6 +87,12 @@ static int parse_args(int argc, char **argv, struct options *opt)
         fprintf(stderr, "enclaved: --io must be uv or poll\n");
         return 1;
     }
+#ifdef ENCLAVED_NO_UV
+    if (opt->io != NULL && strcmp(opt->io, "uv") == 0) {
+        fprintf(stderr, "enclaved: built without libuv; only --io poll is available\n");
+        return 1;
+    }
+#endif
     if (opt->userdata_path == NULL && !opt->ephemeral_keys) {
         fprintf(stderr, "enclaved: give --userdata IMAGE, --ephemeral-keys, or both (see --help)\n");
         return 1;
@@ -236,11 +242,15 @@ int main(int argc, char **argv)
     /* The keystore holds its own copy; keep no other. */
     mbedtls_platform_zeroize(ud.static_private, sizeof(ud.static_private));
     mbedtls_platform_zeroize(ud.sealing_secret, sizeof(ud.sealing_secret));
+#ifdef ENCLAVED_NO_UV
+    rc = io_poll_run(&cfg, ks, boot_apps, &ud);
+#else
     if (opt.io != NULL && strcmp(opt.io, "poll") == 0) {
         rc = io_poll_run(&cfg, ks, boot_apps, &ud);
     } else {
         rc = io_uv_run(&cfg, ks, boot_apps, &ud);
     }
+#endif
 out:
     userdata_clear(&ud);
     free(image);

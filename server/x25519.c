@@ -3,6 +3,13 @@
 
 #include <string.h>
 
+/* HACL*'s headers type uint128 as unsigned __int128 unless told to use their
+ * portable struct; 32-bit targets (the e5500 SEE) have no __int128. The same
+ * test mbedTLS makes before including this header (everest/library/x25519.c),
+ * matching the legacy 32-bit path Hacl_Curve25519_joined.c compiles. */
+#if !(defined(__SIZEOF_INT128__) && (__SIZEOF_INT128__ == 16))
+#define KRML_VERIFIED_UINT128
+#endif
 #include <everest/Hacl_Curve25519.h>
 #include <mbedtls/constant_time.h>
 #include <mbedtls/platform_util.h>
