@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/platform_util.h>
+
 #include "idmap.h"
+#include "keypool.h"
 #include "log.h"
 #include "noise.h"
 #include "platform.h"
@@ -270,12 +273,19 @@ static status_t start_crypto(struct core *core, struct channel *ch)
                                                          : NULL;
     struct channel_table *t = core->channels;
     struct channel_crypto *cr = calloc(1, sizeof(*cr));
+    uint8_t e_private[X25519_KEY_LEN];
+    uint8_t e_public[X25519_KEY_LEN];
 
     ENSURE(cr != NULL, STATUS_RESOURCE_EXHAUSTED, "out of memory");
     if (noise_handshake_new(pattern, role, core->keystore, remote, NULL, 0, rng_bytes, NULL,
                             &cr->hs) != STATUS_OK) {
         free(cr);
         FAIL(STATUS_INTERNAL, "cannot start a handshake");
+    }
+    /* Our ephemeral key, computed ahead on the other core when one is ready. */
+    if (keypool_take(e_private, e_public)) {
+        (void)noise_handshake_use_ephemeral(cr->hs, e_private, e_public);
+        mbedtls_platform_zeroize(e_private, sizeof(e_private));
     }
     cr->deadline_ms = platform_monotonic_ms() + core->config.handshake_timeout_ms;
     ch->crypto = cr;

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "io.h"
+#include "keypool.h"
 #include "keystore.h"
 #include "log.h"
 #include "platform.h"
@@ -242,6 +243,10 @@ int main(int argc, char **argv)
     /* The keystore holds its own copy; keep no other. */
     mbedtls_platform_zeroize(ud.static_private, sizeof(ud.static_private));
     mbedtls_platform_zeroize(ud.sealing_secret, sizeof(ud.sealing_secret));
+    if (keypool_start(KEYPOOL_DEFAULT_CAPACITY) != STATUS_OK) {
+        LOG_W("no ephemeral key pool: %s; handshakes generate keys inline",
+              status_trail_message());
+    }
 #ifdef ENCLAVED_NO_UV
     rc = io_poll_run(&cfg, ks, boot_apps, &ud);
 #else
@@ -252,6 +257,7 @@ int main(int argc, char **argv)
     }
 #endif
 out:
+    keypool_stop();
     userdata_clear(&ud);
     free(image);
     rng_clear();

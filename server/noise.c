@@ -65,6 +65,7 @@ struct noise_handshake {
     struct symmetric_state sym;
     rng_fn rng;
     void *rng_ctx;
+    int e_supplied;                /* e/e_pub came from noise_handshake_use_ephemeral */
 };
 
 /* Which of a side's two keys a DH token names. */
@@ -286,8 +287,11 @@ static status_t write_message(struct noise_handshake *hs, const uint8_t *payload
                               size_t payload_len, uint8_t *out)
 {
     /* e */
-    TRY(hs->rng(hs->rng_ctx, hs->e, NOISE_KEY_LEN));
-    x25519_public_key(hs->e_pub, hs->e);
+    if (!hs->e_supplied) {
+        TRY(hs->rng(hs->rng_ctx, hs->e, NOISE_KEY_LEN));
+        x25519_public_key(hs->e_pub, hs->e);
+    }
+    hs->e_supplied = 0;
     memcpy(out, hs->e_pub, NOISE_KEY_LEN);
     mix_hash(&hs->sym, hs->e_pub, NOISE_KEY_LEN);
     /* es, ss | ee, se */
@@ -375,6 +379,18 @@ status_t noise_handshake_new(enum noise_pattern pattern, enum noise_role role,
     /* <- s */
     mix_hash(&hs->sym, static_public(hs, NOISE_ROLE_RESPONDER), NOISE_KEY_LEN);
     *out = hs;
+    return STATUS_OK;
+}
+
+status_t noise_handshake_use_ephemeral(struct noise_handshake *hs,
+                                       const uint8_t private_key[NOISE_KEY_LEN],
+                                       const uint8_t public_key[NOISE_KEY_LEN])
+{
+    ENSURE(!noise_handshake_is_complete(hs), STATUS_FAILED_PRECONDITION,
+           "handshake already complete");
+    memcpy(hs->e, private_key, NOISE_KEY_LEN);
+    memcpy(hs->e_pub, public_key, NOISE_KEY_LEN);
+    hs->e_supplied = 1;
     return STATUS_OK;
 }
 

@@ -64,6 +64,13 @@ status_t noise_handshake_new(enum noise_pattern pattern, enum noise_role role,
                              const struct keystore *local_static, const uint8_t *remote_static,
                              const uint8_t *prologue, size_t prologue_len, rng_fn rng,
                              void *rng_ctx, struct noise_handshake **out);
+/* Makes this side's next `e` token use the given pair instead of drawing a
+ * private key from rng: a fresh pair computed ahead of time (keypool.h).
+ * The caller vouches that public_key = X25519(private_key, 9) and that the
+ * pair was never used before. FAILED_PRECONDITION after completion. */
+status_t noise_handshake_use_ephemeral(struct noise_handshake *hs,
+                                       const uint8_t private_key[NOISE_KEY_LEN],
+                                       const uint8_t public_key[NOISE_KEY_LEN]);
 /* Wipes and frees; NULL is a no-op. */
 void noise_handshake_free(struct noise_handshake *hs);
 

@@ -713,6 +713,33 @@ END_TEST
 
 /* ====================================================================} */
 
+/* A supplied ephemeral pair (from the key pool) replaces the rng: with the
+ * vector's own ephemeral key supplied and an rng that has nothing left, the
+ * first message still matches the vector byte for byte. */
+START_TEST(test_noise_supplied_ephemeral_matches_vector)
+{
+    const struct noise_vector *v = first_vector(NOISE_PATTERN_NK);
+    struct party p;
+    uint8_t priv[32], pub[32], payload[BUF_CAP], want[BUF_CAP], out[BUF_CAP];
+    long payload_len, want_len;
+    size_t len = 0;
+
+    party_init(&p, v, NOISE_ROLE_INITIATOR, NULL);
+    memcpy(priv, p.rng.bytes, 32);
+    x25519_public_key(pub, priv);
+    p.rng.len = 0;
+    ck_assert_int_eq(noise_handshake_use_ephemeral(p.hs, priv, pub), STATUS_OK);
+    payload_len = hex_decode(v->messages[0].payload, payload, sizeof(payload));
+    want_len = hex_decode(v->messages[0].ciphertext, want, sizeof(want));
+    ck_assert_int_eq(noise_handshake_write_message(p.hs, payload, (size_t)payload_len, out,
+                                                   sizeof(out), &len),
+                     STATUS_OK);
+    ck_assert_uint_eq(len, (size_t)want_len);
+    ck_assert_mem_eq(out, want, len);
+    party_free(&p);
+}
+END_TEST
+
 static Suite *noise_suite(void)
 {
     Suite *s = suite_create("noise");
@@ -732,6 +759,7 @@ static Suite *noise_suite(void)
     tcase_add_loop_test(handshake, test_noise_rejects_low_order_ephemeral_key, 0, VECTOR_COUNT);
     tcase_add_loop_test(handshake, test_noise_rejects_out_of_turn_calls, 0, VECTOR_COUNT);
     tcase_add_test(handshake, test_noise_new_rejects_missing_keys);
+    tcase_add_test(handshake, test_noise_supplied_ephemeral_matches_vector);
     tcase_add_loop_test(transport,
                         test_noise_transport_rejects_replayed_reordered_and_tampered_messages, 0,
                         2);
