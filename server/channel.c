@@ -301,7 +301,7 @@ static status_t start_crypto(struct core *core, struct channel *ch)
 }
 
 /* Writes our handshake message carrying this process's code hash. */
-static status_t write_handshake(struct core *core, struct channel *ch)
+static status_t write_handshake(struct channel *ch)
 {
     uint8_t msg[NOISE_KEY_LEN + PROCESS_CODE_HASH_LEN + NOISE_TAG_LEN];
     size_t len = 0;
@@ -309,7 +309,6 @@ static status_t write_handshake(struct core *core, struct channel *ch)
     TRY(noise_handshake_write_message(ch->crypto->hs, process_code_hash(ch->proc->lua),
                                       PROCESS_CODE_HASH_LEN, msg, sizeof(msg), &len));
     send_data(ch->owner, ch->id, msg, len);
-    (void)core;
     return STATUS_OK;
 }
 
@@ -365,7 +364,7 @@ static void handle_handshake_input(struct core *core, struct channel *ch, const 
         fail_crypto(core, ch, STATUS_PERMISSION_DENIED, "peer does not accept this code hash");
         return;
     }
-    if (!noise_handshake_is_complete(ch->crypto->hs) && write_handshake(core, ch) != STATUS_OK) {
+    if (!noise_handshake_is_complete(ch->crypto->hs) && write_handshake(ch) != STATUS_OK) {
         fail_crypto(core, ch, STATUS_PERMISSION_DENIED, "cannot write the handshake reply");
         return;
     }
@@ -463,7 +462,7 @@ void channel_handle_open(struct session *s, uint64_t id, const Enclaved__Channel
     if (ch->type == ENCLAVED__CHANNEL_TYPE__RAW) {
         open_for_lua(core, ch);
     } else if (ch->type == ENCLAVED__CHANNEL_TYPE__SERVER_KK_INITIATOR &&
-               write_handshake(core, ch) != STATUS_OK) {
+               write_handshake(ch) != STATUS_OK) {
         fail_crypto(core, ch, STATUS_PERMISSION_DENIED, "cannot write the first message");
     }
 }
