@@ -29,7 +29,7 @@
 #include "platform.h"
 #include "session.h"
 
-enum { POLL_MAX_WAIT_MS = 500 };
+enum { POLL_MAX_WAIT_MS = 500, ACCEPT_BACKOFF_MS = 100 };
 
 struct pconn {
     int fd;
@@ -47,6 +47,8 @@ struct poll_server {
     struct pconn *dirty;
     int shutting_down;
     uint64_t grace_deadline;
+    uint64_t accept_resume_ms;  /* out of descriptors: leave the listener until then */
+    int accept_starved;         /* logged once per episode */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -163,10 +165,23 @@ static void accept_all(struct poll_server *srv)
         int fd = accept(srv->fds[0].fd, NULL, NULL);
 
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The pending connection stays queued and poll would report
+                 * it again at once: back off instead of spinning. */
+                if (!srv->accept_starved) {
+                    LOG_W("accept failed: %s; retrying every %d ms", strerror(errno),
+                          ACCEPT_BACKOFF_MS);
+                    srv->accept_starved = 1;
+                }
+                srv->accept_resume_ms = platform_monotonic_ms() + ACCEPT_BACKOFF_MS;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 LOG_W("accept failed: %s", strerror(errno));
             }
             return;
+        }
+        if (srv->accept_starved) {
+            LOG_I("accepting connections again");
+            srv->accept_starved = 0;
         }
         if (set_nonblocking(fd) != 0 || (srv->count == srv->cap && grow(srv) != 0)) {
             close(fd);
@@ -254,6 +269,9 @@ static int poll_timeout(struct poll_server *srv)
     if (due >= 0 && due < wait) {
         wait = due;
     }
+    if (srv->accept_resume_ms > now && (int64_t)(srv->accept_resume_ms - now) < wait) {
+        wait = (int64_t)(srv->accept_resume_ms - now);
+    }
     if (srv->shutting_down) {
         int64_t left = srv->grace_deadline > now ? (int64_t)(srv->grace_deadline - now) : 0;
         wait = left < wait ? left : wait;
@@ -288,7 +306,7 @@ static void run_loop(struct poll_server *srv)
             session_output(s, &data, &len);
             srv->fds[i].events = (short)((session_wants_read(s) ? POLLIN : 0) | (len ? POLLOUT : 0));
         }
-        srv->fds[0].events = POLLIN;
+        srv->fds[0].events = platform_monotonic_ms() >= srv->accept_resume_ms ? POLLIN : 0;
         n = poll(srv->fds, (nfds_t)srv->count, poll_timeout(srv));
         if (n < 0 && errno != EINTR) {
             LOG_E("poll failed: %s", strerror(errno));

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -447,6 +448,64 @@ START_TEST(test_max_connections_refuses_extra_clients)
 }
 END_TEST
 
+/* Out of file descriptors: the server neither spins nor stops serving the
+ * connections it has, and accepts again once descriptors free up. */
+START_TEST(test_running_out_of_descriptors_is_survivable)
+{
+    struct test_server small;
+    struct client *held[8];
+    struct client *extra[40];
+    char cmd[128];
+    double cpu_before, cpu_after;
+    FILE *stat;
+    char path[64];
+
+    test_server_start(&small, NULL);
+    snprintf(cmd, sizeof(cmd), "prlimit --pid %d --nofile=24:", (int)small.pid);
+    ck_assert_int_eq(system(cmd), 0);
+    for (int i = 0; i < 8; i++) {
+        held[i] = test_server_connect(&small);
+        ck_assert_int_eq(client_ping(held[i]), STATUS_OK);
+    }
+    /* More than the limit: the kernel queues them; the server cannot accept. */
+    for (int i = 0; i < 40; i++) {
+        ck_assert_int_eq(client_connect("127.0.0.1", small.port, 2000, &extra[i]), STATUS_OK);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)small.pid);
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned long ut = 0, st = 0;
+        stat = fopen(path, "r");
+        ck_assert_ptr_nonnull(stat);
+        ck_assert_int_eq(fscanf(stat, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                                &ut, &st), 2);
+        fclose(stat);
+        if (pass == 0) {
+            cpu_before = (double)(ut + st);
+            usleep(1000000);
+        } else {
+            cpu_after = (double)(ut + st);
+        }
+    }
+    /* Under 30% of a core while it cannot accept (ticks are 10 ms). */
+    ck_assert_msg(cpu_after - cpu_before < 30, "server spun: %.0f ticks in 1 s",
+                  cpu_after - cpu_before);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_int_eq(client_ping(held[i]), STATUS_OK);
+        client_free(held[i]);
+    }
+    for (int i = 0; i < 40; i++) {
+        client_free(extra[i]);
+    }
+    snprintf(cmd, sizeof(cmd), "prlimit --pid %d --nofile=1024:", (int)small.pid);
+    ck_assert_int_eq(system(cmd), 0);
+    held[0] = test_server_connect(&small);
+    client_set_timeout(held[0], 5000);
+    ck_assert_int_eq(client_ping(held[0]), STATUS_OK);
+    client_free(held[0]);
+    test_server_stop(&small);
+}
+END_TEST
+
 START_TEST(test_bad_settings_fail_startup_with_reason)
 {
     static const char *const args[] = {"--max-frame", "12x", NULL};
@@ -486,6 +545,7 @@ static Suite *protocol_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_max_connections_refuses_extra_clients);
     tcase_add_test(tc, test_shutdown_with_a_stuck_client_exits_cleanly);
+    tcase_add_test(tc, test_running_out_of_descriptors_is_survivable);
     tcase_add_test(tc, test_bad_settings_fail_startup_with_reason);
     suite_add_tcase(s, tc);
     return s;
