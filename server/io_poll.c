@@ -194,8 +194,15 @@ static void accept_all(struct poll_server *srv)
             continue;
         }
         c->fd = fd;
-        if (session_new(srv->core, c, &c->session) != STATUS_OK) {
+        status_trail_reset();
+        status_t refused = session_new(srv->core, c, &c->session);
+        if (refused != STATUS_OK) {
+            uint8_t frame[128];
+            size_t n = session_encode_refusal(refused, frame, sizeof(frame));
+
             LOG_D("refusing a connection: %s", status_trail_message());
+            /* Best effort: a fresh socket's send buffer takes one small frame. */
+            (void)!write(fd, frame, n);
             close(fd);
             free(c);
             continue;

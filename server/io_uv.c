@@ -290,8 +290,16 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (session_new(srv->core, c, &c->session) != STATUS_OK) {
+    status_trail_reset();
+    status_t refused = session_new(srv->core, c, &c->session);
+    if (refused != STATUS_OK) {
+        uint8_t frame[128];
+        uv_buf_t b = uv_buf_init((char *)frame,
+                                 (unsigned)session_encode_refusal(refused, frame, sizeof(frame)));
+
         LOG_D("refusing a connection: %s", status_trail_message());
+        /* Best effort: a fresh socket's send buffer takes one small frame. */
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return;

@@ -100,6 +100,25 @@ status_t session_new(struct core *core, void *io_handle, struct session **out)
     return STATUS_OK;
 }
 
+size_t session_encode_refusal(status_t s, uint8_t *buf, size_t cap)
+{
+    Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
+    Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
+    size_t n;
+
+    r.status = (Enclaved__Status)s;
+    r.message = (char *)status_trail_message();
+    f.kind_case = ENCLAVED__SERVER_FRAME__KIND_RESPONSE;
+    f.response = &r;
+    n = protobuf_c_message_get_packed_size(&f.base);
+    if (n + FRAME_HEADER_LEN > cap) {
+        return 0;
+    }
+    frame_write_length(buf, (uint32_t)n);
+    protobuf_c_message_pack(&f.base, buf + FRAME_HEADER_LEN);
+    return n + FRAME_HEADER_LEN;
+}
+
 void session_free(struct session *s)
 {
     struct core *core;

@@ -48,6 +48,10 @@ struct session {
 /* Creates a session for a new connection. RESOURCE_EXHAUSTED when
  * max_connections are open or memory is short; *out untouched then. */
 status_t session_new(struct core *core, void *io_handle, struct session **out);
+/* Encodes the one frame a refused connection gets before it is closed: a
+ * Response with id 0, status s and the status trail's message. Returns its
+ * length, or 0 when it does not fit in cap. */
+size_t session_encode_refusal(status_t s, uint8_t *buf, size_t cap);
 /* Closes the session's channels (their processes see HandleChannelClose)
  * and frees it. NULL is a no-op. */
 void session_free(struct session *s);

@@ -439,6 +439,16 @@ START_TEST(test_max_connections_refuses_extra_clients)
     ck_assert_int_eq(client_ping(a), STATUS_OK);
     ck_assert_int_eq(client_ping(b), STATUS_OK);
     extra = test_server_connect(&small);
+    /* One clear answer, then the close. */
+    {
+        Enclaved__ServerFrame *f = NULL;
+        ck_assert_int_eq(client_read_frame(extra, 5000, &f), STATUS_OK);
+        ck_assert_int_eq(f->kind_case, ENCLAVED__SERVER_FRAME__KIND_RESPONSE);
+        ck_assert_uint_eq(f->response->id, 0);
+        ck_assert_int_eq(f->response->status, STATUS_RESOURCE_EXHAUSTED);
+        ck_assert_str_eq(f->response->message, "too many connections");
+        client_frame_free(f);
+    }
     ck_assert(client_wait_closed(extra, 5000));
     client_free(extra);
     ck_assert_int_eq(client_ping(a), STATUS_OK);

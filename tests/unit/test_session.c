@@ -171,8 +171,25 @@ START_TEST(test_session_max_connections)
     corehost_init(&h, &cfg);
     a = corehost_session(&h);
     b = corehost_session(&h);
+    status_trail_reset();
     ck_assert_int_eq(session_new(h.core, &h, &c), STATUS_RESOURCE_EXHAUSTED);
     ck_assert_ptr_null(c);
+    {
+        uint8_t frame[128];
+        size_t n = session_encode_refusal(STATUS_RESOURCE_EXHAUSTED, frame, sizeof(frame));
+        uint32_t body = 0;
+        Enclaved__ServerFrame *f;
+
+        ck_assert_int_eq(frame_next(frame, n, 1024, &body), FRAME_READY);
+        ck_assert_uint_eq(body + FRAME_HEADER_LEN, n);
+        f = enclaved__server_frame__unpack(NULL, body, frame + FRAME_HEADER_LEN);
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(f->response->id, 0);
+        ck_assert_int_eq(f->response->status, STATUS_RESOURCE_EXHAUSTED);
+        ck_assert_str_eq(f->response->message, "too many connections");
+        enclaved__server_frame__free_unpacked(f, NULL);
+        ck_assert_uint_eq(session_encode_refusal(STATUS_RESOURCE_EXHAUSTED, frame, 8), 0);
+    }
     session_free(a);
     c = corehost_session(&h);
     ck_assert_uint_eq(h.core->stats.connections_open, 2);
