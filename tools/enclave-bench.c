@@ -554,6 +554,16 @@ static uint64_t memory_used_between(struct client *c, uint32_t first, uint32_t l
     return sum;
 }
 
+/* Records a memory row: the server's RSS after, and the growth per item. */
+static void set_memory_row(struct row *r, uint64_t rss0, uint64_t rss1, uint64_t n)
+{
+    r->rss = rss1;
+    if (n > 0) {
+        r->has_per_item = 1;
+        r->per_item_rss = ((double)rss1 - (double)rss0) / (double)n;
+    }
+}
+
 static void run_idle_processes(struct row *r, uint64_t max_processes)
 {
     struct client *c = connect_or_die();
@@ -581,10 +591,8 @@ static void run_idle_processes(struct row *r, uint64_t max_processes)
         progress(r->name, r->ops, start, &last);
     }
     rss1 = server_rss(c);
-    r->rss = rss1;
+    set_memory_row(r, rss0, rss1, n);
     if (n > 0) {
-        r->has_per_item = 1;
-        r->per_item_rss = ((double)rss1 - (double)rss0) / (double)n;
         r->per_item_used = (double)memory_used_between(c, pids[0], pids[n - 1]) / (double)n;
     }
     for (uint64_t i = 0; i < n; i++) {
@@ -626,11 +634,7 @@ static void run_idle_channels(struct row *r, int nk)
         progress(r->name, r->ops, start, &last);
     }
     rss1 = server_rss(probe);
-    r->rss = rss1;
-    if (n > 0) {
-        r->has_per_item = 1;
-        r->per_item_rss = ((double)rss1 - (double)rss0) / (double)n;
-    }
+    set_memory_row(r, rss0, rss1, n);
     for (uint64_t i = 0; nk && i < n; i++) {
         client_secure_free(secure[i]);
     }
@@ -684,11 +688,7 @@ static void run_connections(struct row *r)
             r->errors++;
         }
     }
-    r->rss = server_rss(probe);
-    if (n > 0) {
-        r->has_per_item = 1;
-        r->per_item_rss = ((double)r->rss - (double)rss0) / (double)n;
-    }
+    set_memory_row(r, rss0, server_rss(probe), n);
     for (uint64_t i = 0; i < n; i++) {
         client_free(conns[i]);
     }
