@@ -11,15 +11,15 @@
 
 #include <mbedtls/platform_util.h>
 
-#include "config.h"
-#include "io.h"
-#include "keypool.h"
-#include "keystore.h"
-#include "log.h"
-#include "platform.h"
-#include "procs.h"
-#include "rng.h"
-#include "userdata.h"
+#include "image/config.h"
+#include "io/io.h"
+#include "crypto/keypool.h"
+#include "crypto/keystore.h"
+#include "base/log.h"
+#include "platform/platform.h"
+#include "core/procs.h"
+#include "crypto/rng.h"
+#include "image/userdata.h"
 
 enum { MAX_OVERRIDES = 64 };
 

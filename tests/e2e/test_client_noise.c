@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "client_noise.h"
-#include "keystore.h"
-#include "rng.h"
+#include "lib/client.h"
+#include "lib/client_noise.h"
+#include "crypto/keystore.h"
+#include "crypto/rng.h"
 #include "server.h"
 
 static struct test_server ts;

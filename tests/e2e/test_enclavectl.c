@@ -16,10 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "lib/client.h"
 #include "hex.h"
 #include "server.h"
-#include "x25519.h"
+#include "crypto/x25519.h"
 
 enum { MAX_ARGS = 32 };
 

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "lib/client.h"
 #include "server.h"
 
 static struct test_server ts;

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "frame.h"
+#include "lib/client.h"
+#include "wire/frame.h"
 #include "server.h"
 
 static struct test_server ts;

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "client_noise.h"
+#include "lib/client.h"
+#include "lib/client_noise.h"
 #include "server.h"
 
 enum { SECCOMP_PRELOAD_EXIT = 97, CONNECTIONS = 200 };

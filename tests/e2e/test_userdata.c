@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "lib/client.h"
 #include "server.h"
 
 struct image {

@@ -12,9 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "keystore.h"
-#include "noise.h"
-#include "status.h"
+#include "crypto/keystore.h"
+#include "crypto/noise.h"
+#include "base/status.h"
 
 /* Static private keys: the server (session target, NK/KK responder) and a
  * peer enclave or client (KK initiator). */

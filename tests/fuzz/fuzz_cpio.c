@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpio.h"
+#include "image/cpio.h"
 #include "fuzz.h"
-#include "status.h"
-#include "userdata.h"
+#include "base/status.h"
+#include "image/userdata.h"
 
 /* True if any '/'-separated component of name is empty, "." or "..". */
 static int has_dot_component(const char *name)

@@ -14,8 +14,8 @@
 
 #include "fixtures.h"
 #include "fuzz.h"
-#include "log.h"
-#include "process.h"
+#include "base/log.h"
+#include "lua/process.h"
 
 struct host {
     struct process_host h;

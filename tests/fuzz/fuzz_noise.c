@@ -10,8 +10,8 @@
 
 #include "fixtures.h"
 #include "fuzz.h"
-#include "keystore.h"
-#include "noise.h"
+#include "crypto/keystore.h"
+#include "crypto/noise.h"
 
 static uint8_t *exact(size_t len)
 {

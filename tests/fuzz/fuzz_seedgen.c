@@ -14,7 +14,7 @@
 
 #include "enclaved.pb-c.h"
 #include "fixtures.h"
-#include "frame.h"
+#include "wire/frame.h"
 
 static const char *root;
 static size_t written;

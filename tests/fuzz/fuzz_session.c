@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "core.h"
+#include "image/config.h"
+#include "core/core.h"
 #include "fixtures.h"
-#include "frame.h"
+#include "wire/frame.h"
 #include "fuzz.h"
-#include "log.h"
-#include "procs.h"
-#include "session.h"
+#include "base/log.h"
+#include "core/procs.h"
+#include "wire/session.h"
 
 static void on_wake(void *ctx, struct session *s)
 {

@@ -2,7 +2,7 @@
 /* Linked into test binaries only: overrides the weak seam in process.c. */
 #include "alloc_fail.h"
 
-#include "process.h"
+#include "lua/process.h"
 
 static long budget = -1;
 static long seen;

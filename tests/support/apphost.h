@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "process.h"
+#include "lua/process.h"
 
 enum { APPHOST_CHANNELS = 64 };
 

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "core.h"
-#include "frame.h"
-#include "keystore.h"
-#include "session.h"
+#include "image/config.h"
+#include "core/core.h"
+#include "wire/frame.h"
+#include "crypto/keystore.h"
+#include "wire/session.h"
 
 struct corehost {
     struct core *core;

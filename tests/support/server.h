@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "client.h"
+#include "lib/client.h"
 
 struct test_server {
     pid_t pid;

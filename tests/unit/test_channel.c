@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "corehost.h"
-#include "noise.h"
-#include "platform.h"
-#include "procs.h"
-#include "rng.h"
+#include "crypto/noise.h"
+#include "platform/platform.h"
+#include "core/procs.h"
+#include "crypto/rng.h"
 
 static const char echo_app[] =
     "function HandleChannelCreate(cid, t) return {{cid, 'type ' .. t}} end\n"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "image/config.h"
 
 static uint64_t read_field(const struct config *cfg, size_t offset, size_t width)
 {

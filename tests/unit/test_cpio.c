@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpio.h"
+#include "image/cpio.h"
 #include "cpio_build.h"
 
 enum { IMAGE_CAP = 64 * 1024 };

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enclavelib.h"
+#include "lua/enclavelib.h"
 #include "luacheck.h"
-#include "platform.h"
+#include "platform/platform.h"
 
 /* FIPS 180-2 / NIST examples for SHA-256. */
 START_TEST(test_enclavelib_sha256_matches_known_answers)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "apphost.h"
-#include "fixedmap.h"
+#include "lua/fixedmap.h"
 #include "luacheck.h"
 
 /* A counting allocator with the lua_Alloc contract, so leaks and size

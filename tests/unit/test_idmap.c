@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "idmap.h"
+#include "base/idmap.h"
 
 START_TEST(test_idmap_put_get_remove)
 {

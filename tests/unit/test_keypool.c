@@ -4,9 +4,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "keypool.h"
-#include "rng.h"
-#include "x25519.h"
+#include "crypto/keypool.h"
+#include "crypto/rng.h"
+#include "crypto/x25519.h"
 
 /* Takes one pair, waiting up to 5 s for the worker to make it. */
 static void take_waiting(uint8_t priv[32], uint8_t pub[32])

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "hex.h"
-#include "keystore.h"
-#include "noise.h"
+#include "crypto/keystore.h"
+#include "crypto/noise.h"
 #include "noise_vectors.h"
-#include "x25519.h"
+#include "crypto/x25519.h"
 
 enum { VECTOR_COUNT = sizeof(noise_vectors) / sizeof(noise_vectors[0]), BUF_CAP = 512 };
 

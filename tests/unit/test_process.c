@@ -8,7 +8,7 @@
 
 #include "alloc_fail.h"
 #include "apphost.h"
-#include "process.h"
+#include "lua/process.h"
 
 static const char echo_app[] =
     "function HandleChannelMessage(cid, msg) return {{cid, msg}} end\n";

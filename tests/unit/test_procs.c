@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "corehost.h"
-#include "procs.h"
+#include "core/procs.h"
 
 static const char app[] =
     "function HandleChannelClose(cid) return {} end\n";

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "luacheck.h"
-#include "status.h"
+#include "base/status.h"
 
 START_TEST(test_sandbox_removed_globals_are_nil)
 {

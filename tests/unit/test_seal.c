@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "hex.h"
-#include "seal.h"
+#include "crypto/seal.h"
 
 /* Deterministic IVs: consecutive byte values from *ctx on. */
 static status_t counting_rng(void *ctx, uint8_t *buf, size_t len)

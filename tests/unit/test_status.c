@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "enclaved.pb-c.h"
-#include "status.h"
+#include "base/status.h"
 
 START_TEST(test_status_list_matches_proto_descriptor)
 {

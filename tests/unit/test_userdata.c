@@ -7,9 +7,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "config.h"
+#include "image/config.h"
 #include "cpio_build.h"
-#include "userdata.h"
+#include "image/userdata.h"
 
 enum { IMAGE_CAP = 16 * 1024 };
 

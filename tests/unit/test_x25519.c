@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "hex.h"
-#include "keystore.h"
-#include "x25519.h"
+#include "crypto/keystore.h"
+#include "crypto/x25519.h"
 
 /* RFC 7748 §5.2: two scalar/u-coordinate pairs; the second u has its top
  * bit set, which X25519 must ignore. */

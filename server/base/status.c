@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "base/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct trail_slot {
+    const char *why;
+    const char *file;
+    int line;
+};
+
+static struct {
+    struct trail_slot slots[STATUS_TRAIL_SLOTS];
+    size_t count;
+    char detail[STATUS_DETAIL_CAP];
+    size_t detail_len;
+} trail;
+
+const char *status_name(status_t s)
+{
+    switch (s) {
+#define STATUS_NAME(name, num, msg) \
+    case STATUS_##name:             \
+        return #name;
+        STATUS_LIST(STATUS_NAME)
+#undef STATUS_NAME
+    }
+    return "UNKNOWN_STATUS";
+}
+
+const char *status_message(status_t s)
+{
+    switch (s) {
+#define STATUS_MSG(name, num, msg) \
+    case STATUS_##name:            \
+        return msg;
+        STATUS_LIST(STATUS_MSG)
+#undef STATUS_MSG
+    }
+    return "unknown status";
+}
+
+int status_is_valid(int s)
+{
+    return s >= 0 && s < STATUS_COUNT;
+}
+
+void status_trail_reset(void)
+{
+    trail.count = 0;
+    trail.detail_len = 0;
+    trail.detail[0] = '\0';
+}
+
+status_t status_trail_push(status_t s, const char *why, const char *file, int line)
+{
+    /* The innermost (first) failures matter most; later pushes that do not
+     * fit are dropped rather than overwriting them. */
+    if (trail.count < STATUS_TRAIL_SLOTS) {
+        trail.slots[trail.count].why = why;
+        trail.slots[trail.count].file = file;
+        trail.slots[trail.count].line = line;
+        trail.count++;
+    }
+    return s;
+}
+
+void status_trail_set_detail(const char *text, size_t len)
+{
+    if (len >= sizeof(trail.detail)) {
+        len = sizeof(trail.detail) - 1;
+    }
+    /* Detail goes on the wire as a protobuf string, which must be UTF-8, and
+     * into logs: keep printable ASCII only. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        trail.detail[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    trail.detail[len] = '\0';
+    trail.detail_len = len;
+}
+
+const char *status_trail_message(void)
+{
+    if (trail.detail_len > 0) {
+        return trail.detail;
+    }
+    if (trail.count > 0) {
+        return trail.slots[0].why;
+    }
+    return "";
+}
+
+void status_trail_format(char *buf, size_t cap)
+{
+    size_t used = 0;
+
+    if (cap == 0) {
+        return;
+    }
+    buf[0] = '\0';
+    for (size_t i = trail.count; i > 0; i--) {
+        const struct trail_slot *slot = &trail.slots[i - 1];
+        int n = snprintf(buf + used, cap - used, "%s%s (%s:%d)", used ? ": " : "",
+                         slot->why, slot->file, slot->line);
+        if (n < 0 || (size_t)n >= cap - used) {
+            return;
+        }
+        used += (size_t)n;
+    }
+    if (trail.detail_len > 0) {
+        snprintf(buf + used, cap - used, "%s%s", used ? ": " : "", trail.detail);
+    }
+}
+
+void status_assert_failed(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "enclaved: assertion failed: %s (%s:%d)\n", expr, file, line);
+    abort();
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * Server settings: defaults, the `key = value` text of etc/enclaved.conf
+ * (DESIGN §8), and command-line overrides, all through one table of keys so
+ * the file, the flags and the README cannot drift. Does not read files.
+ *
+ * Ownership: struct config is plain caller storage with no pointers.
+ */
+#ifndef ENCLAVED_CONFIG_H
+#define ENCLAVED_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/log.h"
+#include "base/status.h"
+
+enum { CONFIG_HOST_MAX = 64, CONFIG_ERROR_MAX = 160, CONFIG_LINE_MAX = 512,
+       CONFIG_TEXT_MAX = 64 * 1024 };
+
+struct config {
+    char listen_host[CONFIG_HOST_MAX];
+    uint16_t listen_port;
+    uint32_t max_frame;
+    uint32_t max_connections;
+    uint32_t max_processes;
+    uint32_t max_channels_per_process;
+    uint64_t max_memory_per_process;
+    uint64_t default_memory_per_process;
+    uint64_t max_instructions_per_hook;
+    uint32_t max_outputs_per_hook;
+    uint32_t max_message;
+    uint32_t handshake_timeout_ms;
+    uint64_t max_output_buffer;
+    enum log_level log_level;
+};
+
+/* Fills every field with its documented default. */
+void config_defaults(struct config *cfg);
+/* Sets one key from its text value. INVALID_ARGUMENT for an unknown key or a
+ * malformed or out-of-range value, with the reason in err. */
+status_t config_set(struct config *cfg, const char *key, const char *value, char *err,
+                    size_t err_cap);
+/* Applies `key = value` lines ('#' comments, blank lines allowed) on top of
+ * cfg. On error err says "line N: ..." and cfg may be partly updated. */
+status_t config_parse(struct config *cfg, const char *text, size_t len, char *err,
+                      size_t err_cap);
+/* Checks relations between keys (max_message fits in max_frame, default
+ * memory <= max memory). INVALID_ARGUMENT with the reason in err. */
+status_t config_validate(const struct config *cfg, char *err, size_t err_cap);
+
+/* Iteration over the known keys, for --help and docs: NULL past the end. */
+const char *config_key_name(size_t index);
+const char *config_key_help(size_t index);
+
+#endif

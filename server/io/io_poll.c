@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * The poll() driver, for the CodeSafe SEE (DESIGN §9): sockets there are IPC
+ * wrappers, so this file uses only socket, bind, listen, accept, read, write,
+ * setsockopt, getsockname, close, poll and plain fcntl. No epoll, eventfd,
+ * pipe2, accept4, writev or sendmsg. Signals only set a flag; poll wakes at
+ * least every POLL_MAX_WAIT_MS so a signal that lands before poll is seen.
+ *
+ * Connections live in two parallel arrays (pollfd, conn) with the listener at
+ * index 0. A closed conn is marked and removed at the end of the iteration,
+ * after every session that others wrote to has been flushed.
+ */
+#include "io/io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "platform/platform.h"
+#include "wire/session.h"
+
+enum { POLL_MAX_WAIT_MS = 500, ACCEPT_BACKOFF_MS = 100 };
+
+struct pconn {
+    int fd;
+    struct session *session;   /* NULL once closed */
+    int dirty;
+    struct pconn *dirty_next;
+};
+
+struct poll_server {
+    struct core *core;
+    struct pollfd *fds;        /* fds[0] is the listener */
+    struct pconn **conns;      /* conns[0] unused */
+    size_t count;
+    size_t cap;
+    struct pconn *dirty;
+    int shutting_down;
+    uint64_t grace_deadline;
+    uint64_t accept_resume_ms;  /* out of descriptors: leave the listener until then */
+    int accept_starved;         /* logged once per episode */
+};
+
+static volatile sig_atomic_t stop_requested;
+static uint8_t read_buffer[IO_READ_CHUNK];
+
+static void on_signal(int signum)
+{
+    stop_requested = signum;
+}
+
+static int set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL, 0);
+
+    return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static void close_conn(struct pconn *c)
+{
+    struct session *s = c->session;
+
+    if (s == NULL) {
+        return;
+    }
+    c->session = NULL;
+    session_free(s);
+    close(c->fd);
+    c->fd = -1;
+}
+
+static void flush_conn(struct pconn *c)
+{
+    const uint8_t *data;
+    size_t len;
+
+    if (c->session == NULL) {
+        return;
+    }
+    session_output(c->session, &data, &len);
+    while (len > 0) {
+        ssize_t n = write(c->fd, data, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        }
+        if (n <= 0) {
+            close_conn(c);
+            return;
+        }
+        session_consume_output(c->session, (size_t)n);
+        session_output(c->session, &data, &len);
+        if (len == 0) {
+            session_resume(c->session);
+            session_output(c->session, &data, &len);
+        }
+    }
+    if (session_should_close(c->session)) {
+        close_conn(c);
+    }
+}
+
+static void wake(void *ctx, struct session *s)
+{
+    struct poll_server *srv = ctx;
+    struct pconn *c = s->io_handle;
+
+    if (c->dirty || c->session == NULL) {
+        return;
+    }
+    c->dirty = 1;
+    c->dirty_next = srv->dirty;
+    srv->dirty = c;
+}
+
+static void flush_dirty(struct poll_server *srv)
+{
+    while (srv->dirty != NULL) {
+        struct pconn *c = srv->dirty;
+
+        srv->dirty = c->dirty_next;
+        c->dirty = 0;
+        c->dirty_next = NULL;
+        flush_conn(c);
+    }
+}
+
+static int grow(struct poll_server *srv)
+{
+    size_t cap = srv->cap ? srv->cap * 2 : 64;
+    struct pollfd *fds = realloc(srv->fds, cap * sizeof(*fds));
+    struct pconn **conns;
+
+    if (fds == NULL) {
+        return -1;
+    }
+    srv->fds = fds;
+    conns = realloc(srv->conns, cap * sizeof(*conns));
+    if (conns == NULL) {
+        return -1;
+    }
+    srv->conns = conns;
+    srv->cap = cap;
+    return 0;
+}
+
+static void accept_all(struct poll_server *srv)
+{
+    for (;;) {
+        int one = 1;
+        struct pconn *c;
+        int fd = accept(srv->fds[0].fd, NULL, NULL);
+
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The pending connection stays queued and poll would report
+                 * it again at once: back off instead of spinning. */
+                if (!srv->accept_starved) {
+                    LOG_W("accept failed: %s; retrying every %d ms", strerror(errno),
+                          ACCEPT_BACKOFF_MS);
+                    srv->accept_starved = 1;
+                }
+                srv->accept_resume_ms = platform_monotonic_ms() + ACCEPT_BACKOFF_MS;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                LOG_W("accept failed: %s", strerror(errno));
+            }
+            return;
+        }
+        if (srv->accept_starved) {
+            LOG_I("accepting connections again");
+            srv->accept_starved = 0;
+        }
+        if (set_nonblocking(fd) != 0 || (srv->count == srv->cap && grow(srv) != 0)) {
+            close(fd);
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        status_trail_reset();
+        status_t refused = session_new(srv->core, c, &c->session);
+        if (refused != STATUS_OK) {
+            uint8_t frame[128];
+            size_t n = session_encode_refusal(refused, frame, sizeof(frame));
+
+            LOG_D("refusing a connection: %s", status_trail_message());
+            /* Best effort: a fresh socket's send buffer takes one small frame. */
+            (void)!write(fd, frame, n);
+            close(fd);
+            free(c);
+            continue;
+        }
+        srv->conns[srv->count] = c;
+        srv->fds[srv->count].fd = fd;
+        srv->fds[srv->count].events = 0;
+        srv->fds[srv->count].revents = 0;
+        srv->count++;
+    }
+}
+
+static void read_conn(struct pconn *c)
+{
+    for (;;) {
+        ssize_t n = read(c->fd, read_buffer, sizeof(read_buffer));
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        }
+        if (n <= 0) {
+            close_conn(c);
+            return;
+        }
+        session_feed(c->session, read_buffer, (size_t)n);
+        flush_conn(c);
+        /* One read per wakeup keeps connections fair. */
+        return;
+    }
+}
+
+/* Drops closed conns, keeping the two arrays parallel. */
+static void compact(struct poll_server *srv)
+{
+    size_t i = 1;
+
+    while (i < srv->count) {
+        if (srv->conns[i]->session == NULL) {
+            free(srv->conns[i]);
+            srv->count--;
+            srv->conns[i] = srv->conns[srv->count];
+            srv->fds[i] = srv->fds[srv->count];
+        } else {
+            i++;
+        }
+    }
+}
+
+static void begin_shutdown(struct poll_server *srv)
+{
+    LOG_I("signal %d: shutting down", (int)stop_requested);
+    srv->shutting_down = 1;
+    srv->grace_deadline = platform_monotonic_ms() + IO_SHUTDOWN_GRACE_MS;
+    close(srv->fds[0].fd);
+    srv->fds[0].fd = -1;
+    for (size_t i = 1; i < srv->count; i++) {
+        session_shutdown(srv->conns[i]->session);
+        flush_conn(srv->conns[i]);
+    }
+}
+
+static int poll_timeout(struct poll_server *srv)
+{
+    uint64_t now = platform_monotonic_ms();
+    int64_t due = core_next_timeout_ms(srv->core, now);
+    int64_t wait = POLL_MAX_WAIT_MS;
+
+    if (due >= 0 && due < wait) {
+        wait = due;
+    }
+    if (srv->accept_resume_ms > now && (int64_t)(srv->accept_resume_ms - now) < wait) {
+        wait = (int64_t)(srv->accept_resume_ms - now);
+    }
+    if (srv->shutting_down) {
+        int64_t left = srv->grace_deadline > now ? (int64_t)(srv->grace_deadline - now) : 0;
+        wait = left < wait ? left : wait;
+    }
+    return (int)wait;
+}
+
+static void run_loop(struct poll_server *srv)
+{
+    while (!srv->shutting_down || srv->count > 1) {
+        int n;
+
+        if (stop_requested && !srv->shutting_down) {
+            begin_shutdown(srv);
+            compact(srv);
+            continue;
+        }
+        if (srv->shutting_down && platform_monotonic_ms() >= srv->grace_deadline) {
+            LOG_W("shutdown grace period over; closing the remaining connections");
+            for (size_t i = 1; i < srv->count; i++) {
+                close_conn(srv->conns[i]);
+            }
+            flush_dirty(srv);
+            compact(srv);
+            break;
+        }
+        for (size_t i = 1; i < srv->count; i++) {
+            const uint8_t *data;
+            size_t len;
+            struct session *s = srv->conns[i]->session;
+
+            session_output(s, &data, &len);
+            srv->fds[i].events = (short)((session_wants_read(s) ? POLLIN : 0) | (len ? POLLOUT : 0));
+        }
+        srv->fds[0].events = platform_monotonic_ms() >= srv->accept_resume_ms ? POLLIN : 0;
+        n = poll(srv->fds, (nfds_t)srv->count, poll_timeout(srv));
+        if (n < 0 && errno != EINTR) {
+            LOG_E("poll failed: %s", strerror(errno));
+            break;
+        }
+        core_run_timers(srv->core, platform_monotonic_ms());
+        if (n > 0) {
+            for (size_t i = 1; i < srv->count; i++) {
+                struct pconn *c = srv->conns[i];
+                short ev = srv->fds[i].revents;
+
+                if (c->session == NULL || ev == 0) {
+                    continue;
+                }
+                if (ev & POLLOUT) {
+                    flush_conn(c);
+                }
+                if (c->session != NULL && (ev & (POLLIN | POLLHUP | POLLERR))) {
+                    read_conn(c);
+                }
+            }
+            if (srv->fds[0].fd >= 0 && (srv->fds[0].revents & POLLIN)) {
+                accept_all(srv);
+            }
+        }
+        flush_dirty(srv);
+        compact(srv);
+    }
+}
+
+static int start_listening(struct poll_server *srv, const struct config *cfg)
+{
+    struct sockaddr_in addr;
+    socklen_t len = sizeof(addr);
+    char host[INET_ADDRSTRLEN];
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(cfg->listen_port);
+    if (fd < 0 || inet_pton(AF_INET, cfg->listen_host, &addr.sin_addr) != 1 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        listen(fd, IO_LISTEN_BACKLOG) != 0 || set_nonblocking(fd) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+        LOG_E("cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    srv->fds[0].fd = fd;
+    srv->fds[0].events = POLLIN;
+    srv->count = 1;
+    inet_ntop(AF_INET, &addr.sin_addr, host, sizeof(host));
+    fprintf(stderr, "enclaved: listening on %s:%u\n", host, ntohs(addr.sin_port));
+    fflush(stderr);
+    return 0;
+}
+
+int io_poll_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
+{
+    struct poll_server srv;
+    struct core_io io = {&srv, wake};
+    struct sigaction sa;
+    int rc = 1;
+
+    memset(&srv, 0, sizeof(srv));
+    if (core_new(cfg, ks, &io, &srv.core) != STATUS_OK) {
+        LOG_E("cannot create the server core: %s", status_trail_message());
+        return 1;
+    }
+    if ((boot != NULL && boot(srv.core, boot_ctx) != STATUS_OK) || grow(&srv) != 0) {
+        goto out;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    if (start_listening(&srv, cfg) != 0) {
+        goto out;
+    }
+    run_loop(&srv);
+    rc = 0;
+    LOG_I("stopped");
+out:
+    for (size_t i = 1; i < srv.count; i++) {
+        close_conn(srv.conns[i]);
+        free(srv.conns[i]);
+    }
+    if (srv.count > 0 && srv.fds[0].fd >= 0) {
+        close(srv.fds[0].fd);
+    }
+    free(srv.fds);
+    free(srv.conns);
+    core_free(srv.core);
+    return rc;
+}

@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * The libuv driver. libuv's rules, made explicit: the uv_tcp_t is embedded in
+ * struct conn, which is freed only in the close callback; bytes handed to
+ * uv_write belong to the write request (conn->wbuf) until its callback;
+ * closing is one idempotent call (close_conn).
+ *
+ * Writes: after each input the session's whole output is tried with one
+ * uv_try_write; only what the kernel did not take is copied to wbuf and
+ * queued. Sessions that other sessions wrote to (a Lua broadcast) are put on
+ * a dirty list and flushed before the callback returns to the loop, so no
+ * conn on the list can have been freed.
+ */
+#include "io/io.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "base/log.h"
+#include "platform/platform.h"
+#include "wire/session.h"
+
+struct uv_server;
+
+struct conn {
+    uv_tcp_t tcp;
+    struct uv_server *srv;
+    struct session *session;   /* NULL once closing */
+    uv_write_t wreq;
+    uint8_t *wbuf;             /* owned by wreq while writing */
+    size_t wcap;
+    int writing;
+    int reading;
+    int closing;
+    int dirty;
+    struct conn *dirty_next;
+};
+
+struct uv_server {
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    uv_timer_t timer;
+    uv_timer_t grace;
+    struct core *core;
+    struct conn *dirty;
+    size_t conn_count;
+    int shutting_down;
+};
+
+static uint8_t read_buffer[IO_READ_CHUNK];
+
+static void flush_conn(struct conn *c);
+static void on_timer(uv_timer_t *t);
+
+static void on_close(uv_handle_t *h)
+{
+    struct conn *c = (struct conn *)h;
+    struct uv_server *srv = c->srv;
+
+    free(c->wbuf);
+    free(c);
+    srv->conn_count--;
+    if (srv->shutting_down && srv->conn_count == 0 && !uv_is_closing((uv_handle_t *)&srv->grace)) {
+        uv_close((uv_handle_t *)&srv->grace, NULL);
+    }
+}
+
+static void close_conn(struct conn *c)
+{
+    struct session *s = c->session;
+
+    if (c->closing) {
+        return;
+    }
+    c->closing = 1;
+    c->session = NULL;
+    /* May write to other sessions (HandleChannelClose outputs): they land on
+     * the dirty list, flushed by the caller. */
+    session_free(s);
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void flush_dirty(struct uv_server *srv)
+{
+    while (srv->dirty != NULL) {
+        struct conn *c = srv->dirty;
+
+        srv->dirty = c->dirty_next;
+        c->dirty = 0;
+        c->dirty_next = NULL;
+        flush_conn(c);
+    }
+}
+
+static void rearm_timer(struct uv_server *srv)
+{
+    int64_t due = core_next_timeout_ms(srv->core, platform_monotonic_ms());
+
+    if (due < 0 || srv->shutting_down) {
+        uv_timer_stop(&srv->timer);
+        return;
+    }
+    uv_timer_start(&srv->timer, on_timer, (uint64_t)due, 0);
+}
+
+/* Every callback that entered the core ends here. */
+static void after_core(struct uv_server *srv)
+{
+    flush_dirty(srv);
+    rearm_timer(srv);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    /* The core consumes or copies every byte before on_read returns. */
+    buf->base = (char *)read_buffer;
+    buf->len = sizeof(read_buffer);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = (struct conn *)stream;
+
+    if (nread < 0) {
+        if (nread != UV_EOF) {
+            LOG_D("connection read error: %s", uv_strerror((int)nread));
+        }
+        close_conn(c);
+        after_core(c->srv);
+        return;
+    }
+    if (nread > 0 && c->session != NULL) {
+        session_feed(c->session, (const uint8_t *)buf->base, (size_t)nread);
+        flush_conn(c);
+    }
+    after_core(c->srv);
+}
+
+static void update_reading(struct conn *c)
+{
+    int want = c->session != NULL && session_wants_read(c->session);
+
+    if (want && !c->reading) {
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        c->reading = 1;
+    } else if (!want && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct conn *c = req->data;
+
+    c->writing = 0;
+    if (status < 0) {
+        LOG_D("connection write error: %s", uv_strerror(status));
+        close_conn(c);
+    } else if (c->session != NULL) {
+        /* flush_conn also takes any input parked while this write was out. */
+        flush_conn(c);
+    }
+    after_core(c->srv);
+}
+
+/* Writes the session's output: one uv_try_write, and whatever the kernel did
+ * not take is copied to wbuf and queued. Returns -1 if it closed the conn. */
+static int write_output(struct conn *c)
+{
+    const uint8_t *data;
+    size_t len;
+
+    session_output(c->session, &data, &len);
+    if (len > 0) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+
+        if (n == UV_EAGAIN) {
+            n = 0;
+        }
+        if (n < 0) {
+            close_conn(c);
+            return -1;
+        }
+        session_consume_output(c->session, (size_t)n);
+        len -= (size_t)n;
+        data += n;
+    }
+    if (len > 0) {
+        if (c->wcap < len) {
+            uint8_t *grown = realloc(c->wbuf, len);
+            if (grown == NULL) {
+                LOG_W("out of memory for a write; dropping the connection");
+                close_conn(c);
+                return -1;
+            }
+            c->wbuf = grown;
+            c->wcap = len;
+        }
+        memcpy(c->wbuf, data, len);
+        session_consume_output(c->session, len);
+        uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)len);
+        c->wreq.data = c;
+        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+            close_conn(c);
+            return -1;
+        }
+        c->writing = 1;
+    }
+    return 0;
+}
+
+static void flush_conn(struct conn *c)
+{
+    if (c->closing || c->session == NULL) {
+        return;
+    }
+    if (c->session->dead) {
+        /* Dropped (e.g. too much unsent output): do not wait for a write that
+         * may never finish; uv_close cancels it. */
+        close_conn(c);
+        return;
+    }
+    while (!c->writing) {
+        const uint8_t *data;
+        size_t len;
+
+        if (write_output(c) != 0) {
+            return;
+        }
+        if (c->writing) {
+            break;
+        }
+        /* All output is out. Input that backpressure parked must be handled
+         * now: the client may be waiting for its answers and send nothing. */
+        session_resume(c->session);
+        session_output(c->session, &data, &len);
+        if (len == 0) {
+            break;
+        }
+    }
+    if (!c->writing && session_should_close(c->session)) {
+        close_conn(c);
+        return;
+    }
+    update_reading(c);
+}
+
+static void wake(void *ctx, struct session *s)
+{
+    struct uv_server *srv = ctx;
+    struct conn *c = s->io_handle;
+
+    if (c->dirty || c->closing) {
+        return;
+    }
+    c->dirty = 1;
+    c->dirty_next = srv->dirty;
+    srv->dirty = c;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct uv_server *srv = listener->data;
+    struct conn *c;
+
+    if (status < 0) {
+        LOG_W("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        LOG_W("out of memory accepting a connection");
+        return;
+    }
+    c->srv = srv;
+    uv_tcp_init(&srv->loop, &c->tcp);
+    srv->conn_count++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    status_trail_reset();
+    status_t refused = session_new(srv->core, c, &c->session);
+    if (refused != STATUS_OK) {
+        uint8_t frame[128];
+        uv_buf_t b = uv_buf_init((char *)frame,
+                                 (unsigned)session_encode_refusal(refused, frame, sizeof(frame)));
+
+        LOG_D("refusing a connection: %s", status_trail_message());
+        /* Best effort: a fresh socket's send buffer takes one small frame. */
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return;
+    }
+    update_reading(c);
+}
+
+static void on_grace_expired(uv_timer_t *t)
+{
+    struct uv_server *srv = t->data;
+
+    LOG_W("shutdown grace period over; closing the remaining connections");
+    while (srv->core->sessions != NULL) {
+        close_conn((struct conn *)srv->core->sessions->io_handle);
+    }
+    flush_dirty(srv);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct uv_server *srv = sig->data;
+
+    LOG_I("signal %d: shutting down", signum);
+    srv->shutting_down = 1;
+    uv_close((uv_handle_t *)&srv->listener, NULL);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->timer, NULL);
+    for (struct session *s = srv->core->sessions; s != NULL; s = s->next) {
+        session_shutdown(s);
+        wake(srv, s);
+    }
+    if (srv->conn_count == 0) {
+        uv_close((uv_handle_t *)&srv->grace, NULL);
+    } else {
+        uv_timer_start(&srv->grace, on_grace_expired, IO_SHUTDOWN_GRACE_MS, 0);
+    }
+    flush_dirty(srv);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct uv_server *srv = t->data;
+
+    core_run_timers(srv->core, platform_monotonic_ms());
+    after_core(srv);
+}
+
+static int start_listening(struct uv_server *srv, const struct config *cfg)
+{
+    struct sockaddr_in addr;
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    char host[64];
+    int err;
+
+    err = uv_ip4_addr(cfg->listen_host, cfg->listen_port, &addr);
+    if (err == 0) {
+        err = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
+    }
+    if (err == 0) {
+        err = uv_listen((uv_stream_t *)&srv->listener, IO_LISTEN_BACKLOG, on_connection);
+    }
+    if (err != 0) {
+        LOG_E("cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port, uv_strerror(err));
+        return -1;
+    }
+    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+    uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
+    fprintf(stderr, "enclaved: listening on %s:%u\n", host,
+            ntohs(((struct sockaddr_in *)&bound)->sin_port));
+    fflush(stderr);
+    return 0;
+}
+
+int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
+{
+    struct uv_server srv;
+    struct core_io io = {&srv, wake};
+    int rc = 1;
+
+    memset(&srv, 0, sizeof(srv));
+    if (core_new(cfg, ks, &io, &srv.core) != STATUS_OK) {
+        LOG_E("cannot create the server core: %s", status_trail_message());
+        return 1;
+    }
+    if (boot != NULL && boot(srv.core, boot_ctx) != STATUS_OK) {
+        core_free(srv.core);
+        return 1;
+    }
+    uv_loop_init(&srv.loop);
+    uv_tcp_init(&srv.loop, &srv.listener);
+    srv.listener.data = &srv;
+    uv_timer_init(&srv.loop, &srv.timer);
+    srv.timer.data = &srv;
+    uv_timer_init(&srv.loop, &srv.grace);
+    srv.grace.data = &srv;
+    uv_unref((uv_handle_t *)&srv.grace);
+    uv_signal_init(&srv.loop, &srv.sigint);
+    srv.sigint.data = &srv;
+    uv_signal_init(&srv.loop, &srv.sigterm);
+    srv.sigterm.data = &srv;
+    if (start_listening(&srv, cfg) == 0) {
+        uv_signal_start(&srv.sigint, on_signal, SIGINT);
+        uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+        rearm_timer(&srv);
+        uv_run(&srv.loop, UV_RUN_DEFAULT);
+        rc = 0;
+    } else {
+        uv_close((uv_handle_t *)&srv.listener, NULL);
+        uv_close((uv_handle_t *)&srv.sigint, NULL);
+        uv_close((uv_handle_t *)&srv.sigterm, NULL);
+        uv_close((uv_handle_t *)&srv.timer, NULL);
+        uv_close((uv_handle_t *)&srv.grace, NULL);
+        uv_run(&srv.loop, UV_RUN_DEFAULT);
+    }
+    if (uv_loop_close(&srv.loop) != 0) {
+        LOG_W("event loop closed with handles still open");
+    }
+    core_free(srv.core);
+    if (rc == 0) {
+        LOG_I("stopped");
+    }
+    return rc;
+}
