@@ -99,6 +99,7 @@ status_t procs_create(struct core *core, const char *name, const uint8_t *source
            "name longer than 64 bytes");
     limits.memory_cap = memory_limit != 0 ? memory_limit : cfg->default_memory_per_process;
     limits.instructions = cfg->max_instructions_per_hook;
+    limits.hook_ms = cfg->max_hook_ms;
     limits.max_outputs = cfg->max_outputs_per_hook;
     limits.max_message = cfg->max_message;
     p = calloc(1, sizeof(*p));

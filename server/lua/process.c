@@ -16,8 +16,24 @@
 #include "lua/sandbox.h"
 
 /* The count hook fires every HOOK_PERIOD instructions (or every
- * `instructions`, if smaller) and charges that many to the call's budget. */
-enum { HOOK_PERIOD = 1000 };
+ * `instructions`, if smaller) and charges that many to the call's budget.
+ * Some single instructions scan the heap (a comparison or an equality test
+ * of two long strings, a string coerced to a number, a vararg copied), so
+ * once the heap passes HOOK_HEAP_REF the period shrinks in proportion and
+ * the time between two deadline checks stays bounded by about
+ * HOOK_PERIOD instructions' worth of scanning HOOK_HEAP_REF bytes. */
+enum {
+    HOOK_PERIOD = 1000,
+    HOOK_PERIOD_MIN = 8,
+    HOOK_HEAP_REF = 1 << 20,
+    DEFAULT_HOOK_MS = 100,
+    /* process_charge reads the clock after this many units or calls. */
+    CLOCK_CHECK_UNITS = 1 << 16,
+    CLOCK_CHECK_CALLS = 64,
+};
+
+/* Why the budget of the running call is spent; sticky until it unwinds. */
+enum expiry { EXPIRY_NONE = 0, EXPIRY_WORK, EXPIRY_TIME };
 
 struct process {
     lua_State *L;
@@ -30,16 +46,19 @@ struct process {
     size_t mem_used;
     int hook_period;
     /* Per call: reset by begin_call. */
-    uint64_t insn_used;
-    int insn_expired;  /* sticky until the call unwinds */
-    int mem_refused;   /* the allocator refused a request during this call */
+    uint64_t work_used;      /* instructions + charged C work + allocation */
+    uint64_t deadline_ms;    /* platform_monotonic_ms() at which the call expires */
+    uint64_t unchecked;      /* units charged since the clock was read */
+    uint32_t unchecked_calls;
+    enum expiry expired;     /* sticky until the call unwinds */
+    int mem_refused;         /* the allocator refused a request during this call */
     int in_call;
 };
 
 /* The inputs of one entry into Lua, passed to a trampoline as light userdata. */
 struct call {
     struct process *p;
-    const char *hook;  /* global hook name; NULL runs the chunk in source */
+    int hook;          /* HOOK_*; unused when running the chunk in source */
     const uint8_t *source;
     size_t source_len;
     lua_Integer cid;
@@ -50,14 +69,28 @@ struct call {
     int has_msg;
 };
 
+/* The three hooks, looked up once after the top level ran (HsmEnclave
+ * does the same: reassigning a global later changes nothing). Each is kept
+ * in the registry under the address of its name. */
+enum { HOOK_CREATE, HOOK_MESSAGE, HOOK_CLOSE, HOOK_COUNT };
+static const char *const hook_names[HOOK_COUNT] = {
+    "HandleChannelCreate", "HandleChannelMessage", "HandleChannelClose",
+};
+
 __attribute__((weak)) int process_alloc_should_fail(void)
 {
     return 0;
 }
 
+static int budget_spend(struct process *p, uint64_t units);
+
 /* Charges every byte to the process. Growing requests past the cap fail and
  * are remembered, so the call maps to RESOURCE_EXHAUSTED even when the app
- * catches the memory error and raises something else. Shrinks never fail. */
+ * catches the memory error and raises something else. Bytes grown during a
+ * call are charged to its budget too (a loop of growing concatenations
+ * copies quadratically in few instructions); once the budget is spent,
+ * growing requests fail, which stops any C function that is building a
+ * result. Shrinks never fail. */
 static void *process_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct process *p = ud;
@@ -72,6 +105,10 @@ static void *process_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize > old &&
         (nsize - old > p->limits.memory_cap - p->mem_used || process_alloc_should_fail())) {
         p->mem_refused = 1;
+        return NULL;
+    }
+    if (nsize > old && p->in_call &&
+        budget_spend(p, (nsize - old) / PROCESS_CHARGE_BYTES_PER_UNIT)) {
         return NULL;
     }
     grown = realloc(ptr, nsize);
@@ -101,40 +138,133 @@ static int on_panic(lua_State *L)
     abort();
 }
 
-/* Charges one count period per firing. A thread armed at another count is
- * either a fresh coroutine (sandbox.c arms each to fire at its first
- * instruction, so it pays a period up front and cannot run a partial period
- * for free) or one left armed by an earlier call's expiry; it is re-armed to
- * the period and charged. Once the budget is spent the hook re-arms on every
- * instruction and line of whichever thread runs, so a pcall (or coroutine)
- * in the app cannot swallow the error; begin_call clears it. [-0, +0, v] */
+/* Adds units to the running call's budget and reads the clock now and
+ * then. Returns 1 when the budget or the deadline is spent (sticky). */
+static int budget_spend(struct process *p, uint64_t units)
+{
+    if (p->expired != EXPIRY_NONE) {
+        return 1;
+    }
+    p->work_used = units > UINT64_MAX - p->work_used ? UINT64_MAX : p->work_used + units;
+    if (p->work_used >= p->limits.instructions) {
+        p->expired = EXPIRY_WORK;
+        return 1;
+    }
+    p->unchecked += units;
+    if (p->unchecked >= CLOCK_CHECK_UNITS || ++p->unchecked_calls >= CLOCK_CHECK_CALLS) {
+        p->unchecked = 0;
+        p->unchecked_calls = 0;
+        if (platform_monotonic_ms() >= p->deadline_ms) {
+            p->expired = EXPIRY_TIME;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The count period for the current heap size (see HOOK_HEAP_REF). */
+static int current_period(const struct process *p)
+{
+    if (p->mem_used <= HOOK_HEAP_REF) {
+        return p->hook_period;
+    }
+    uint64_t period = (uint64_t)p->hook_period * HOOK_HEAP_REF / p->mem_used;
+    return period < HOOK_PERIOD_MIN ? (p->hook_period < HOOK_PERIOD_MIN ? p->hook_period
+                                                                        : HOOK_PERIOD_MIN)
+                                    : (int)period;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Once the budget is spent the hook re-arms on every instruction and line
+ * of the thread that runs (and of the main thread, which a coroutine
+ * returns to), so a pcall or a coroutine in the app cannot swallow the
+ * error; begin_call clears it. The line mask also marks a thread that died
+ * of the error inside the hook (process_thread_stopped). [-0, +0, -] */
+static void arm_expired(struct process *p, lua_State *L)
+{
+    lua_sethook(L, count_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+    if (L != p->L) {
+        lua_sethook(p->L, count_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+    }
+}
+
+/* [-0, +1, v] */
+static int raise_limit(lua_State *L, const struct process *p)
+{
+    if (p->expired == EXPIRY_TIME) {
+        return luaL_error(L, "time limit exceeded (max_hook_ms)");
+    }
+    return luaL_error(L, "instruction limit exceeded");
+}
+
+/* Charges the count this thread was armed with. A thread armed at another
+ * count than the current period is either a fresh coroutine (sandbox.c arms
+ * each to fire at its first instruction, so it pays a period up front and
+ * cannot run a partial period for free), one left armed by an earlier
+ * call's expiry, or one armed before the heap grew; it is re-armed to the
+ * current period and charged at least a period. Every firing reads the
+ * clock. [-0, +0, v] */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     struct process *p = state_process(L);
+    int fired = lua_gethookcount(L);
 
     (void)ar;
-    if (!p->insn_expired) {
-        if (lua_gethookcount(L) != p->hook_period) {
-            lua_sethook(L, count_hook, LUA_MASKCOUNT, p->hook_period);
+    if (p->expired == EXPIRY_NONE) {
+        int period = current_period(p);
+        if (fired != period || lua_gethookmask(L) != LUA_MASKCOUNT) {
+            lua_sethook(L, count_hook, LUA_MASKCOUNT, period);
+            fired = fired > period ? fired : period;
         }
-        p->insn_used += (uint64_t)p->hook_period;
-        if (p->insn_used < p->limits.instructions) {
+        p->unchecked_calls = CLOCK_CHECK_CALLS;
+        if (!budget_spend(p, (uint64_t)fired)) {
             return;
         }
-        p->insn_expired = 1;
     }
-    lua_sethook(L, count_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-    luaL_error(L, "instruction limit exceeded");
+    arm_expired(p, L);
+    raise_limit(L, p);
+}
+
+void process_charge(lua_State *L, uint64_t units)
+{
+    struct process *p = state_process(L);
+
+    if (!p->in_call || !budget_spend(p, units)) {
+        return;
+    }
+    arm_expired(p, L);
+    raise_limit(L, p);
+}
+
+void process_charge_bytes(lua_State *L, size_t len)
+{
+    process_charge(L, 1 + len / PROCESS_CHARGE_BYTES_PER_UNIT);
+}
+
+int process_budget_expired(lua_State *L)
+{
+    return state_process(L)->expired != EXPIRY_NONE;
+}
+
+int process_thread_stopped(lua_State *co)
+{
+    int st = lua_status(co);
+    return (lua_gethookmask(co) & LUA_MASKLINE) != 0 && st != LUA_OK && st != LUA_YIELD;
 }
 
 static void begin_call(struct process *p)
 {
     ENCLAVED_ASSERT(!p->in_call);
     p->in_call = 1;
-    p->insn_used = 0;
-    p->insn_expired = 0;
+    p->work_used = 0;
+    p->expired = EXPIRY_NONE;
     p->mem_refused = 0;
-    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, p->hook_period);
+    p->unchecked = 0;
+    p->unchecked_calls = 0;
+    p->deadline_ms = platform_monotonic_ms() + (p->limits.hook_ms != 0 ? p->limits.hook_ms
+                                                                         : DEFAULT_HOOK_MS);
+    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, current_period(p));
 }
 
 /* Trampoline: one full collection. [-1, +0, -] */
@@ -147,14 +277,13 @@ static int run_collect(lua_State *L)
 /* After a memory failure the next call's frames would reuse stack slots
  * that still hold the garbage (registers above top are not cleared), and an
  * emergency collection inside that call marks them live. A full collection
- * from an empty stack clears the dead slice and frees the garbage. Finalizers
- * it runs get a fresh instruction budget; their errors are dropped. */
+ * from an empty stack clears the dead slice and frees the garbage. No app
+ * code runs (apps cannot set __gc); it gets a fresh budget all the same. */
 static void collect_after_memory_failure(struct process *p)
 {
     lua_settop(p->L, 0);
-    p->insn_used = 0;
-    p->insn_expired = 0;
-    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, p->hook_period);
+    p->in_call = 0;
+    begin_call(p);
     lua_pushcfunction(p->L, run_collect);               /* collect */
     lua_pushnil(p->L);                                  /* collect nil */
     (void)lua_pcall(p->L, 1, 0, 0);                     /* (err) */
@@ -166,35 +295,42 @@ static void end_call(struct process *p)
     p->in_call = 0;
 }
 
-/* Trampoline for process_new: env, load (text only), set _ENV, run the top
- * level, then collect the garbage of building it. [-1, +0, e] */
+/* Trampoline for process_new: env, load (text only, named after the
+ * process so errors read "kv:43:"), set _ENV, run the top level, keep the
+ * hooks, then collect the garbage of building it. [-1, +0, e] */
 static int run_chunk(lua_State *L)
 {
     struct call *c = lua_touserdata(L, 1);
+    char chunk_name[PROCESS_NAME_MAX + 2];
 
+    snprintf(chunk_name, sizeof(chunk_name), "=%s", c->p->name[0] != '\0' ? c->p->name : "app");
     sandbox_push_env(L, c->p);                          /* c env */
-    if (luaL_loadbufferx(L, (const char *)c->source, c->source_len, "=app", "t") != LUA_OK) {
+    if (luaL_loadbufferx(L, (const char *)c->source, c->source_len, chunk_name, "t") !=
+        LUA_OK) {
         return lua_error(L);                            /* c env err */
     }
     lua_pushvalue(L, -2);                               /* c env chunk env */
     const char *upvalue = lua_setupvalue(L, -2, 1);     /* c env chunk */
     ENCLAVED_ASSERT(upvalue != NULL);
     lua_call(L, 0, 0);                                  /* c env */
+    for (int i = 0; i < HOOK_COUNT; i++) {
+        lua_pushstring(L, hook_names[i]);               /* c env name */
+        lua_rawget(L, -2);                              /* c env hook|nil */
+        lua_rawsetp(L, LUA_REGISTRYINDEX, hook_names[i]); /* c env */
+    }
     lua_gc(L, LUA_GCCOLLECT);
     return 0;
 }
 
-/* Trampoline for a hook: looks the hook up raw in the env, pushes its
- * arguments and calls it. Returns the hook's first result, or nothing when
- * the hook is absent. [-1, +(0|1), e] */
+/* Trampoline for a hook: fetches the hook kept after the top level ran,
+ * pushes its arguments and calls it. Returns the hook's first result, or
+ * nothing when the hook is absent. [-1, +(0|1), e] */
 static int run_hook(lua_State *L)
 {
     struct call *c = lua_touserdata(L, 1);
     int nargs = 1;
 
-    lua_pushglobaltable(L);                             /* c env */
-    lua_pushstring(L, c->hook);                         /* c env name */
-    if (lua_rawget(L, -2) == LUA_TNIL) {                /* c env fn */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, hook_names[c->hook]) == LUA_TNIL) { /* c fn */
         return 0;
     }
     lua_pushinteger(L, c->cid);                         /* c env fn cid */
@@ -217,9 +353,16 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
     char detail[PROCESS_ERROR_MAX + 1];
     size_t len;
 
-    if (p->insn_expired) {
-        LOG_D("process %u: %s: instruction limit exceeded", (unsigned)p->id, what);
-        status_trail_set_detail("instruction limit exceeded", 26);
+    if (p->expired == EXPIRY_TIME) {
+        static const char text[] = "time limit exceeded (max_hook_ms)";
+        LOG_D("process %u: %s: %s", (unsigned)p->id, what, text);
+        status_trail_set_detail(text, sizeof(text) - 1);
+        FAIL(STATUS_DEADLINE_EXCEEDED, "lua: time limit exceeded");
+    }
+    if (p->expired == EXPIRY_WORK) {
+        static const char text[] = "instruction limit exceeded";
+        LOG_D("process %u: %s: %s", (unsigned)p->id, what, text);
+        status_trail_set_detail(text, sizeof(text) - 1);
         FAIL(STATUS_DEADLINE_EXCEEDED, "lua: instruction limit exceeded");
     }
     if (lua_status == LUA_ERRMEM || p->mem_refused) {
@@ -359,7 +502,7 @@ static status_t enter_lua(struct process *p, lua_CFunction trampoline, struct ca
         return map_failure(p, rc, plain, what);
     }
     /* A coroutine may have swallowed the expiry and returned normally. */
-    if (p->insn_expired) {
+    if (p->expired != EXPIRY_NONE) {
         return map_failure(p, LUA_ERRRUN, plain, what);
     }
     return STATUS_OK;
@@ -371,7 +514,7 @@ static status_t call_hook(struct process *p, struct call *c)
 
     c->p = p;
     begin_call(p);
-    s = enter_lua(p, run_hook, c, STATUS_INTERNAL, c->hook);
+    s = enter_lua(p, run_hook, c, STATUS_INTERNAL, hook_names[c->hook]);
     if (s == STATUS_OK) {
         s = deliver_outputs(p);
     }
@@ -384,8 +527,9 @@ static status_t call_hook(struct process *p, struct call *c)
 
 static void close_state(struct process *p)
 {
-    /* Finalizers run during lua_close; an expired cap stops them at once. */
-    p->insn_expired = 1;
+    /* Apps cannot set __gc, so lua_close runs no app code; should one
+     * slip through, an expired budget stops it at its first instruction. */
+    p->expired = EXPIRY_WORK;
     lua_sethook(p->L, count_hook, LUA_MASKCOUNT, 1);
     lua_close(p->L);
     ENCLAVED_ASSERT(p->mem_used == 0);
@@ -455,7 +599,7 @@ void process_free(struct process *p)
 
 status_t process_handle_create(struct process *p, uint32_t channel_id, enum process_chan_type type)
 {
-    struct call c = {.hook = "HandleChannelCreate", .cid = channel_id, .has_type = 1,
+    struct call c = {.hook = HOOK_CREATE, .cid = channel_id, .has_type = 1,
                      .type = (lua_Integer)type};
     return call_hook(p, &c);
 }
@@ -463,7 +607,7 @@ status_t process_handle_create(struct process *p, uint32_t channel_id, enum proc
 status_t process_handle_message(struct process *p, uint32_t channel_id, const uint8_t *msg,
                                 size_t len)
 {
-    struct call c = {.hook = "HandleChannelMessage", .cid = channel_id, .msg = msg,
+    struct call c = {.hook = HOOK_MESSAGE, .cid = channel_id, .msg = msg,
                      .msg_len = len, .has_msg = 1};
     if (msg == NULL) {
         c.msg = (const uint8_t *)"";
@@ -474,7 +618,7 @@ status_t process_handle_message(struct process *p, uint32_t channel_id, const ui
 
 status_t process_handle_close(struct process *p, uint32_t channel_id)
 {
-    struct call c = {.hook = "HandleChannelClose", .cid = channel_id};
+    struct call c = {.hook = HOOK_CLOSE, .cid = channel_id};
     return call_hook(p, &c);
 }
 

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lua.h>
+
 #include "base/status.h"
 
 enum { PROCESS_CODE_HASH_LEN = 32, PROCESS_NAME_MAX = 64, PROCESS_ERROR_MAX = 200 };
@@ -32,7 +34,9 @@ enum process_chan_type {
 
 struct process_limits {
     size_t memory_cap;        /* bytes charged by this state's allocator */
-    uint64_t instructions;    /* VM instructions per hook call (and for the chunk's top level) */
+    uint64_t instructions;    /* work units per hook call (and for the chunk's top level, and
+                                 for a destroy): VM instructions plus charged C work */
+    uint32_t hook_ms;         /* wall-clock deadline per call, ms; 0 means 100 */
     uint32_t max_outputs;     /* outputs per hook call */
     size_t max_message;       /* bytes per output message */
 };
@@ -101,6 +105,24 @@ const uint8_t *process_sealing_secret(const struct process *p);
 size_t process_memory_used(const struct process *p);
 /* Microseconds since the epoch. */
 uint64_t process_created_at(const struct process *p);
+
+/* Budget, for the library wrappers (sandbox.c, charged.c, enclavelib.c):
+ * charges units of work (1 unit ~ one VM instruction: an element moved, a
+ * matcher step, CHARGE_BYTES_PER_UNIT bytes scanned or copied) to the call
+ * running in the state of L. Raises the limit error (and keeps raising it
+ * until the call unwinds) when the call's budget or its max_hook_ms
+ * deadline is spent. Outside a call it does nothing. [-0, +0, v] */
+enum { PROCESS_CHARGE_BYTES_PER_UNIT = 16 };
+void process_charge(lua_State *L, uint64_t units);
+/* process_charge for a byte count: 1 + len / CHARGE_BYTES_PER_UNIT. */
+void process_charge_bytes(lua_State *L, size_t len);
+/* 1 if the running call's budget or deadline is spent (a limit error is
+ * being raised or unwinding). An xpcall message handler must not run then. */
+int process_budget_expired(lua_State *L);
+/* 1 if thread co was stopped by a limit error raised inside the count hook:
+ * Lua left its hooks disabled, so its pending __close handlers must never
+ * run (coroutine.close and wrap refuse to close it). */
+int process_thread_stopped(lua_State *co);
 
 /* Link-time seam for allocation-failure tests: the allocator refuses a
  * growing request whenever this returns nonzero. process.c defines it weak,

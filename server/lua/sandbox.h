@@ -37,4 +37,14 @@ struct process;
  * replace it. Call once per state, in protected mode. [-0, +1, m] */
 void sandbox_push_env(lua_State *L, const struct process *p);
 
+/* Pushes tostring(v) for the value at index i as apps see it: __tostring
+ * when present, else the stock text, except that a table, function, thread
+ * or userdata shows a per-process sequence number ("table: #3") instead of
+ * its address. [-0, +1, e] */
+void sandbox_tolstring(lua_State *L, int i);
+/* Pushes what string.format's %p shows for the value at i: "#n" for a
+ * table, function, thread or userdata, "(null)" for anything else.
+ * [-0, +1, m] */
+void sandbox_push_pointer_text(lua_State *L, int i);
+
 #endif
