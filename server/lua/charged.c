@@ -57,9 +57,11 @@ static uint64_t slice_count(lua_State *L, int i_arg, int j_arg, size_t len)
 
 /* {====== string */
 
-/* string.rep(s, n [, sep]): n repetitions cost n units even when s and sep
- * are empty (the stock loop still runs n times), plus the bytes produced.
- * [-?, +1, e] */
+/* string.rep(s, n [, sep]): a unit per 4 repetitions even when s and sep
+ * are empty (the stock loop still runs n times, a memcpy each), plus the
+ * bytes produced. A result larger than the memory left is not charged:
+ * the stock function fails to allocate it before looping, and the call
+ * ends with the memory status. [-?, +1, e] */
 static int str_rep(lua_State *L)
 {
     size_t len, sep_len = 0;
@@ -69,7 +71,11 @@ static int str_rep(lua_State *L)
 
     if (n > 0) {
         uint64_t bytes = mul_sat((uint64_t)n, add_sat(len, sep_len));
-        process_charge(L, add_sat((uint64_t)n, bytes / PROCESS_CHARGE_BYTES_PER_UNIT));
+        if (bytes > process_memory_room(L)) {
+            process_charge(L, 1);
+        } else {
+            process_charge(L, add_sat((uint64_t)n / 4 + 1, bytes / PROCESS_CHARGE_BYTES_PER_UNIT));
+        }
     }
     return call_stock(L);
 }
@@ -91,14 +97,24 @@ static int per_argument(lua_State *L)
     return call_stock(L);
 }
 
-/* One unit per 16 bytes of string argument 1: lower, upper, reverse, and
- * utf8.len, utf8.offset and utf8.codes, whose scans stay inside it.
+/* One unit per 16 bytes of string argument 1: lower, upper and reverse.
  * [-?, +?, e] */
 static int per_byte_of_first(lua_State *L)
 {
     size_t len;
     (void)luaL_checklstring(L, 1, &len);
     process_charge_bytes(L, len);
+    return call_stock(L);
+}
+
+/* One unit per 4 bytes of string argument 1, for utf8.len, utf8.offset
+ * and utf8.codes, which decode it byte by byte (and whose scans stay
+ * inside it). [-?, +?, e] */
+static int per_decoded_byte(lua_State *L)
+{
+    size_t len;
+    (void)luaL_checklstring(L, 1, &len);
+    process_charge(L, 1 + len / 4);
     return call_stock(L);
 }
 
@@ -119,6 +135,47 @@ static int per_byte_of_strings(lua_State *L)
     }
     process_charge(L, 1 + (uint64_t)n + bytes / PROCESS_CHARGE_BYTES_PER_UNIT);
     return call_stock(L);
+}
+
+/* The string metatable's arithmetic metamethods ("10" + 1): each converts
+ * its string operands to numbers, scanning them (strtod on a long digit
+ * string is slow): one unit per 4 bytes of string operand. [-2, +1, e] */
+static int per_number_text(lua_State *L)
+{
+    uint64_t bytes = 0;
+
+    for (int i = 1; i <= lua_gettop(L); i++) {
+        if (lua_type(L, i) == LUA_TSTRING) {
+            size_t len;
+            (void)lua_tolstring(L, i, &len);
+            bytes = add_sat(bytes, len);
+        }
+    }
+    process_charge(L, 1 + bytes / 4);
+    return call_stock(L);
+}
+
+static const char *const string_arithmetic[] = {
+    "__add", "__sub", "__mul", "__mod", "__pow", "__div", "__idiv", "__unm",
+};
+
+/* Wraps the arithmetic metamethods of the string metatable. [-0, +0, m] */
+static void charge_string_arithmetic(lua_State *L)
+{
+    lua_pushliteral(L, "");                             /* "" */
+    if (!lua_getmetatable(L, -1)) {                     /* "" mt */
+        lua_pop(L, 1);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(string_arithmetic) / sizeof(string_arithmetic[0]); i++) {
+        if (lua_getfield(L, -1, string_arithmetic[i]) != LUA_TFUNCTION) { /* "" mt f */
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushcclosure(L, per_number_text, 1);        /* "" mt wrapped */
+        lua_setfield(L, -2, string_arithmetic[i]);      /* "" mt */
+    }
+    lua_pop(L, 2);                                      /* */
 }
 
 /* utf8.codepoint(s [, i [, j]]): one unit per byte of the slice. */
@@ -447,9 +504,9 @@ static const struct {
     {"table", "sort", tab_sort, 1},
     {"utf8", "char", per_argument, 1},
     {"utf8", "codepoint", utf8_codepoint_charged, 1},
-    {"utf8", "len", per_byte_of_first, 1},
-    {"utf8", "offset", per_byte_of_first, 1},
-    {"utf8", "codes", per_byte_of_first, 1},
+    {"utf8", "len", per_decoded_byte, 1},
+    {"utf8", "offset", per_decoded_byte, 1},
+    {"utf8", "codes", per_decoded_byte, 1},
 };
 
 void charged_install(lua_State *L, int env)
@@ -470,5 +527,6 @@ void charged_install(lua_State *L, int env)
     lua_getfield(L, env, "string");                         /* string */
     pattern_install(L, lua_gettop(L), &budget);
     lua_pop(L, 1);                                          /* */
+    charge_string_arithmetic(L);
     STACK_GUARD_END(L, 0);
 }

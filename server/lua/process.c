@@ -24,12 +24,19 @@
  * HOOK_PERIOD instructions' worth of scanning HOOK_HEAP_REF bytes. */
 enum {
     HOOK_PERIOD = 1000,
-    HOOK_PERIOD_MIN = 8,
-    HOOK_HEAP_REF = 1 << 20,
+    HOOK_PERIOD_MIN = 4,
+    HOOK_HEAP_REF = 256 << 10,
     DEFAULT_HOOK_MS = 100,
     /* process_charge reads the clock after this many units or calls. */
     CLOCK_CHECK_UNITS = 1 << 16,
-    CLOCK_CHECK_CALLS = 64,
+    CLOCK_CHECK_CALLS = 16,
+    /* An allocation growing by this much reads the clock: building a large
+     * result is when a C function runs long. */
+    CLOCK_CHECK_ALLOC = 64 * 1024,
+    /* Nominal speed: a unit of work is about 10 ns. A single charge that
+     * would not finish before the deadline at this speed is refused up
+     * front instead of overrunning it. */
+    UNITS_PER_MS = 100 * 1000,
 };
 
 /* Why the budget of the running call is spent; sticky until it unwinds. */
@@ -104,12 +111,21 @@ static void *process_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > old &&
         (nsize - old > p->limits.memory_cap - p->mem_used || process_alloc_should_fail())) {
-        p->mem_refused = 1;
+        /* The first limit hit names the status: memory refused before the
+         * budget ran out is RESOURCE_EXHAUSTED even if the app swallowed
+         * it and then ran out of time. */
+        if (p->expired == EXPIRY_NONE) {
+            p->mem_refused = 1;
+        }
         return NULL;
     }
-    if (nsize > old && p->in_call &&
-        budget_spend(p, (nsize - old) / PROCESS_CHARGE_BYTES_PER_UNIT)) {
-        return NULL;
+    if (nsize > old && p->in_call) {
+        if (nsize - old >= CLOCK_CHECK_ALLOC) {
+            p->unchecked_calls = CLOCK_CHECK_CALLS;
+        }
+        if (budget_spend(p, (nsize - old) / PROCESS_CHARGE_BYTES_PER_UNIT)) {
+            return NULL;
+        }
     }
     grown = realloc(ptr, nsize);
     if (grown == NULL) {
@@ -152,9 +168,10 @@ static int budget_spend(struct process *p, uint64_t units)
     }
     p->unchecked += units;
     if (p->unchecked >= CLOCK_CHECK_UNITS || ++p->unchecked_calls >= CLOCK_CHECK_CALLS) {
+        uint64_t now = platform_monotonic_ms();
         p->unchecked = 0;
         p->unchecked_calls = 0;
-        if (platform_monotonic_ms() >= p->deadline_ms) {
+        if (now >= p->deadline_ms || units / UNITS_PER_MS >= p->deadline_ms - now) {
             p->expired = EXPIRY_TIME;
             return 1;
         }
@@ -240,6 +257,12 @@ void process_charge(lua_State *L, uint64_t units)
 void process_charge_bytes(lua_State *L, size_t len)
 {
     process_charge(L, 1 + len / PROCESS_CHARGE_BYTES_PER_UNIT);
+}
+
+size_t process_memory_room(lua_State *L)
+{
+    const struct process *p = state_process(L);
+    return p->limits.memory_cap - p->mem_used;
 }
 
 int process_budget_expired(lua_State *L)
@@ -353,6 +376,11 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
     char detail[PROCESS_ERROR_MAX + 1];
     size_t len;
 
+    if (p->mem_refused || (lua_status == LUA_ERRMEM && p->expired == EXPIRY_NONE)) {
+        LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->id, what);
+        status_trail_set_detail("memory limit exceeded", 21);
+        FAIL(STATUS_RESOURCE_EXHAUSTED, "lua: memory limit exceeded");
+    }
     if (p->expired == EXPIRY_TIME) {
         static const char text[] = "time limit exceeded (max_hook_ms)";
         LOG_D("process %u: %s: %s", (unsigned)p->id, what, text);
@@ -364,11 +392,6 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
         LOG_D("process %u: %s: %s", (unsigned)p->id, what, text);
         status_trail_set_detail(text, sizeof(text) - 1);
         FAIL(STATUS_DEADLINE_EXCEEDED, "lua: instruction limit exceeded");
-    }
-    if (lua_status == LUA_ERRMEM || p->mem_refused) {
-        LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->id, what);
-        status_trail_set_detail("memory limit exceeded", 21);
-        FAIL(STATUS_RESOURCE_EXHAUSTED, "lua: memory limit exceeded");
     }
     if (lua_type(p->L, -1) == LUA_TSTRING) {
         const char *text = lua_tolstring(p->L, -1, &len);

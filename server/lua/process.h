@@ -116,6 +116,8 @@ enum { PROCESS_CHARGE_BYTES_PER_UNIT = 16 };
 void process_charge(lua_State *L, uint64_t units);
 /* process_charge for a byte count: 1 + len / CHARGE_BYTES_PER_UNIT. */
 void process_charge_bytes(lua_State *L, size_t len);
+/* Bytes the state of L may still allocate under its memory cap. */
+size_t process_memory_room(lua_State *L);
 /* 1 if the running call's budget or deadline is spent (a limit error is
  * being raised or unwinding). An xpcall message handler must not run then. */
 int process_budget_expired(lua_State *L);
