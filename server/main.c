@@ -35,9 +35,10 @@ struct options {
 static void print_usage(FILE *out)
 {
     fprintf(out,
-            "usage: enclaved [--userdata IMAGE] [--ephemeral-keys] [--io uv|poll] [--SETTING VALUE]...\n"
+            "usage: enclaved [--userdata PATH] [--ephemeral-keys] [--io uv|poll] [--SETTING VALUE]...\n"
             "\n"
-            "  --userdata IMAGE   the userdata CPIO image: etc/enclaved.conf, apps/*.lua, keys/\n"
+            "  --userdata PATH    the userdata: a CPIO image file or an unpacked directory\n"
+            "                     holding etc/enclaved.conf, apps/*.lua, keys/ (SEE default: /)\n"
             "  --ephemeral-keys   random keys that die with the process, for an image without\n"
             "                     keys/ or no image at all (development and tests)\n"
             "  --io uv|poll       I/O driver (default uv; poll is the CodeSafe driver)\n"
@@ -95,7 +96,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
     }
 #endif
     if (opt->userdata_path == NULL && !opt->ephemeral_keys) {
-        fprintf(stderr, "enclaved: give --userdata IMAGE, --ephemeral-keys, or both (see --help)\n");
+        fprintf(stderr, "enclaved: give --userdata PATH, --ephemeral-keys, or both (see --help)\n");
         return 1;
     }
     return 0;
@@ -165,22 +166,16 @@ static status_t boot_apps(struct core *core, void *ctx)
     return STATUS_OK;
 }
 
-/* Reads and checks the image, then applies its etc/enclaved.conf. On
- * failure prints one line naming the problem. */
-static int load_userdata(const char *path, uint8_t **image, struct userdata *ud,
-                         struct config *cfg)
+/* Reads and checks the userdata (a directory or an image file), then
+ * applies its etc/enclaved.conf. On failure prints one line naming the
+ * problem. */
+static int load_userdata(const char *path, struct userdata *ud, struct config *cfg)
 {
-    size_t len = 0;
-    char err[CONFIG_ERROR_MAX + 64];
+    char err[CONFIG_ERROR_MAX + 384];
 
     status_trail_reset();
-    if (platform_read_userdata(path, image, &len) != STATUS_OK) {
-        fprintf(stderr, "enclaved: cannot read userdata image %s: %s\n", path,
-                status_trail_message());
-        return -1;
-    }
-    if (userdata_load(*image, len, ud, err, sizeof(err)) != STATUS_OK) {
-        fprintf(stderr, "enclaved: bad userdata image %s: %s\n", path, err);
+    if (userdata_load_path(path, ud, err, sizeof(err)) != STATUS_OK) {
+        fprintf(stderr, "enclaved: %s\n", err);
         return -1;
     }
     if (ud->config_text != NULL &&
@@ -197,19 +192,20 @@ int main(int argc, char **argv)
     struct options opt;
     struct config cfg;
     struct userdata ud;
-    uint8_t *image = NULL;
     struct keystore *ks = NULL;
     int rc;
 
     memset(&opt, 0, sizeof(opt));
     memset(&ud, 0, sizeof(ud));
     signal(SIGPIPE, SIG_IGN);
+    /* On the SEE the loader unpacks the userdata as the root (DESIGN §8). */
+    opt.userdata_path = platform_default_userdata();
     rc = parse_args(argc, argv, &opt);
     if (rc != 0) {
         return rc == 2 ? 0 : 2;
     }
     config_defaults(&cfg);
-    if (opt.userdata_path != NULL && load_userdata(opt.userdata_path, &image, &ud, &cfg) != 0) {
+    if (opt.userdata_path != NULL && load_userdata(opt.userdata_path, &ud, &cfg) != 0) {
         rc = 1;
         goto out;
     }
@@ -232,7 +228,7 @@ int main(int argc, char **argv)
         }
         LOG_W("--ephemeral-keys: random keys for this run only; sealed data will not outlive it");
     } else if (!ud.has_keys) {
-        fprintf(stderr, "enclaved: userdata image %s has no %s and %s "
+        fprintf(stderr, "enclaved: userdata %s has no %s and %s "
                         "(add them with enclaved-keygen, or run with --ephemeral-keys)\n",
                 opt.userdata_path, USERDATA_STATIC_KEY_PATH, USERDATA_SEALING_KEY_PATH);
         goto out;
@@ -259,7 +255,6 @@ int main(int argc, char **argv)
 out:
     keypool_stop();
     userdata_clear(&ud);
-    free(image);
     rng_clear();
     return rc;
 }
