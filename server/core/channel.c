@@ -231,7 +231,9 @@ static void fail_hook(struct core *core, uint32_t id, status_t status)
     }
     LOG_I("channel %u: process %u hook failed: %s: %s", id, process_id(ch->proc->lua),
           status_name(status), reason);
-    close_channel(core, ch, status, reason, 0, 1);
+    /* DESIGN §5: Lua hears of every close it did not make itself, so a
+     * broadcast app drops the id of a channel its own error closed. */
+    close_channel(core, ch, status, reason, 1, 1);
 }
 
 /* Crypto failures get a fixed reason on the wire; the detail is logged. */
@@ -243,7 +245,9 @@ static void fail_crypto(struct core *core, struct channel *ch, status_t status, 
         core->stats.handshakes_failed++;
     }
     LOG_I("channel %u: %s: %s", ch->id, reason, why);
-    close_channel(core, ch, status, reason, 0, 1);
+    /* Lua hears of it only if HandleChannelCreate ran (a failed decrypt
+     * after the handshake), never for a failed handshake. */
+    close_channel(core, ch, status, reason, 1, 1);
 }
 
 /* The channel is open: Lua learns of it. */

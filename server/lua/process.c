@@ -480,10 +480,19 @@ static status_t deliver_outputs(struct process *p)
         snprintf(why, sizeof(why), "hook returned a %s, not a table", luaL_typename(L, t));
         return fail_output(STATUS_INTERNAL, why);
     }
-    lua_Unsigned count = lua_rawlen(L, t);
+    /* As HsmEnclave reads it: up to the first nil (lua_rawlen may report
+     * any border of a table with holes). */
+    lua_Unsigned count = 0;
+    while (count <= p->limits.max_outputs) {
+        int type = lua_rawgeti(L, t, (lua_Integer)count + 1);
+        lua_pop(L, 1);
+        if (type == LUA_TNIL) {
+            break;
+        }
+        count++;
+    }
     if (count > p->limits.max_outputs) {
-        snprintf(why, sizeof(why), "%llu outputs exceed the limit of %u",
-                 (unsigned long long)count, (unsigned)p->limits.max_outputs);
+        snprintf(why, sizeof(why), "outputs exceed the limit of %u", (unsigned)p->limits.max_outputs);
         return fail_output(STATUS_RESOURCE_EXHAUSTED, why);
     }
     for (lua_Unsigned i = 1; i <= count; i++) {
