@@ -31,7 +31,10 @@
 
 enum { POLL_MAX_WAIT_MS = 500, ACCEPT_BACKOFF_MS = 100 };
 
+struct poll_server;
+
 struct pconn {
+    struct poll_server *srv;
     int fd;
     struct session *session;   /* NULL once closed */
     int dirty;
@@ -113,10 +116,10 @@ static void flush_conn(struct pconn *c)
     }
 }
 
-static void wake(void *ctx, struct session *s)
+static void wake(void *io_handle)
 {
-    struct poll_server *srv = ctx;
-    struct pconn *c = s->io_handle;
+    struct pconn *c = io_handle;
+    struct poll_server *srv = c->srv;
 
     if (c->dirty || c->session == NULL) {
         return;
@@ -194,11 +197,12 @@ static void accept_all(struct poll_server *srv)
             continue;
         }
         c->fd = fd;
+        c->srv = srv;
         status_trail_reset();
-        status_t refused = session_new(srv->core, c, &c->session);
+        status_t refused = session_new(srv->core, wake, c, &c->session);
         if (refused != STATUS_OK) {
             uint8_t frame[128];
-            size_t n = session_encode_refusal(refused, frame, sizeof(frame));
+            size_t n = encode_refusal(refused, frame, sizeof(frame));
 
             LOG_D("refusing a connection: %s", status_trail_message());
             /* Best effort: a fresh socket's send buffer takes one small frame. */
@@ -375,19 +379,15 @@ static int start_listening(struct poll_server *srv, const struct config *cfg)
     return 0;
 }
 
-int io_poll_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
+int io_poll_run(struct core *core)
 {
     struct poll_server srv;
-    struct core_io io = {&srv, wake};
     struct sigaction sa;
     int rc = 1;
 
     memset(&srv, 0, sizeof(srv));
-    if (core_new(cfg, ks, &io, &srv.core) != STATUS_OK) {
-        LOG_E("cannot create the server core: %s", status_trail_message());
-        return 1;
-    }
-    if ((boot != NULL && boot(srv.core, boot_ctx) != STATUS_OK) || grow(&srv) != 0) {
+    srv.core = core;
+    if (grow(&srv) != 0) {
         goto out;
     }
     memset(&sa, 0, sizeof(sa));
@@ -396,7 +396,7 @@ int io_poll_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, 
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    if (start_listening(&srv, cfg) != 0) {
+    if (start_listening(&srv, &core->config) != 0) {
         goto out;
     }
     run_loop(&srv);
@@ -412,6 +412,5 @@ out:
     }
     free(srv.fds);
     free(srv.conns);
-    core_free(srv.core);
     return rc;
 }

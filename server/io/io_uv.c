@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <uv.h>
 
 #include "base/log.h"
@@ -37,6 +38,7 @@ struct conn {
     int closing;
     int dirty;
     struct conn *dirty_next;
+    LIST_ENTRY(conn) link;     /* srv->conns while it has a session */
 };
 
 struct uv_server {
@@ -47,6 +49,7 @@ struct uv_server {
     uv_timer_t timer;
     uv_timer_t grace;
     struct core *core;
+    LIST_HEAD(, conn) conns;   /* every conn with a session */
     struct conn *dirty;
     size_t conn_count;
     int shutting_down;
@@ -79,6 +82,7 @@ static void close_conn(struct conn *c)
     }
     c->closing = 1;
     c->session = NULL;
+    LIST_REMOVE(c, link);
     /* May write to other sessions (HandleChannelClose outputs): they land on
      * the dirty list, flushed by the caller. */
     session_free(s);
@@ -223,7 +227,7 @@ static void flush_conn(struct conn *c)
     if (c->closing || c->session == NULL) {
         return;
     }
-    if (c->session->dead) {
+    if (session_is_dead(c->session)) {
         /* Dropped (e.g. too much unsent output): do not wait for a write that
          * may never finish; uv_close cancels it. */
         close_conn(c);
@@ -254,10 +258,10 @@ static void flush_conn(struct conn *c)
     update_reading(c);
 }
 
-static void wake(void *ctx, struct session *s)
+static void wake(void *io_handle)
 {
-    struct uv_server *srv = ctx;
-    struct conn *c = s->io_handle;
+    struct conn *c = io_handle;
+    struct uv_server *srv = c->srv;
 
     if (c->dirty || c->closing) {
         return;
@@ -291,11 +295,11 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     status_trail_reset();
-    status_t refused = session_new(srv->core, c, &c->session);
+    status_t refused = session_new(srv->core, wake, c, &c->session);
     if (refused != STATUS_OK) {
         uint8_t frame[128];
         uv_buf_t b = uv_buf_init((char *)frame,
-                                 (unsigned)session_encode_refusal(refused, frame, sizeof(frame)));
+                                 (unsigned)encode_refusal(refused, frame, sizeof(frame)));
 
         LOG_D("refusing a connection: %s", status_trail_message());
         /* Best effort: a fresh socket's send buffer takes one small frame. */
@@ -304,6 +308,7 @@ static void on_connection(uv_stream_t *listener, int status)
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return;
     }
+    LIST_INSERT_HEAD(&srv->conns, c, link);
     update_reading(c);
 }
 
@@ -312,8 +317,8 @@ static void on_grace_expired(uv_timer_t *t)
     struct uv_server *srv = t->data;
 
     LOG_W("shutdown grace period over; closing the remaining connections");
-    while (srv->core->sessions != NULL) {
-        close_conn((struct conn *)srv->core->sessions->io_handle);
+    while (!LIST_EMPTY(&srv->conns)) {
+        close_conn(LIST_FIRST(&srv->conns));
     }
     flush_dirty(srv);
 }
@@ -321,6 +326,7 @@ static void on_grace_expired(uv_timer_t *t)
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct uv_server *srv = sig->data;
+    struct conn *c;
 
     LOG_I("signal %d: shutting down", signum);
     srv->shutting_down = 1;
@@ -328,9 +334,9 @@ static void on_signal(uv_signal_t *sig, int signum)
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->timer, NULL);
-    for (struct session *s = srv->core->sessions; s != NULL; s = s->next) {
-        session_shutdown(s);
-        wake(srv, s);
+    LIST_FOREACH(c, &srv->conns, link) {
+        session_shutdown(c->session);
+        wake(c);
     }
     if (srv->conn_count == 0) {
         uv_close((uv_handle_t *)&srv->grace, NULL);
@@ -375,21 +381,14 @@ static int start_listening(struct uv_server *srv, const struct config *cfg)
     return 0;
 }
 
-int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
+int io_uv_run(struct core *core)
 {
     struct uv_server srv;
-    struct core_io io = {&srv, wake};
     int rc = 1;
 
     memset(&srv, 0, sizeof(srv));
-    if (core_new(cfg, ks, &io, &srv.core) != STATUS_OK) {
-        LOG_E("cannot create the server core: %s", status_trail_message());
-        return 1;
-    }
-    if (boot != NULL && boot(srv.core, boot_ctx) != STATUS_OK) {
-        core_free(srv.core);
-        return 1;
-    }
+    srv.core = core;
+    LIST_INIT(&srv.conns);
     uv_loop_init(&srv.loop);
     uv_tcp_init(&srv.loop, &srv.listener);
     srv.listener.data = &srv;
@@ -402,7 +401,7 @@ int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, vo
     srv.sigint.data = &srv;
     uv_signal_init(&srv.loop, &srv.sigterm);
     srv.sigterm.data = &srv;
-    if (start_listening(&srv, cfg) == 0) {
+    if (start_listening(&srv, &core->config) == 0) {
         uv_signal_start(&srv.sigint, on_signal, SIGINT);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
         rearm_timer(&srv);
@@ -419,7 +418,6 @@ int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, vo
     if (uv_loop_close(&srv.loop) != 0) {
         LOG_W("event loop closed with handles still open");
     }
-    core_free(srv.core);
     if (rc == 0) {
         LOG_I("stopped");
     }
