@@ -8,10 +8,12 @@
  * Writes: after each input the session's whole output is tried with one
  * uv_try_write; only what the kernel did not take is copied to wbuf and
  * queued. Sessions that other sessions wrote to (a Lua broadcast) are put on
- * a dirty list and flushed before the callback returns to the loop, so no
- * conn on the list can have been freed.
+ * the dirty list (io_common.h) and flushed before the callback returns to
+ * the loop; a conn leaves the list when it closes, and is freed only later,
+ * in its close callback.
  */
 #include "io/io.h"
+#include "io/io_common.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -22,22 +24,19 @@
 
 #include "base/log.h"
 #include "platform/platform.h"
-#include "wire/session.h"
 
 struct uv_server;
 
 struct conn {
     uv_tcp_t tcp;
     struct uv_server *srv;
-    struct session *session;   /* NULL once closing */
+    struct io_conn base;       /* base.session is NULL once closing */
     uv_write_t wreq;
     uint8_t *wbuf;             /* owned by wreq while writing */
     size_t wcap;
     int writing;
     int reading;
     int closing;
-    int dirty;
-    struct conn *dirty_next;
     LIST_ENTRY(conn) link;     /* srv->conns while it has a session */
 };
 
@@ -49,8 +48,8 @@ struct uv_server {
     uv_timer_t timer;
     uv_timer_t grace;
     struct core *core;
+    struct io_loop io;
     LIST_HEAD(, conn) conns;   /* every conn with a session */
-    struct conn *dirty;
     size_t conn_count;
     int shutting_down;
 };
@@ -75,30 +74,28 @@ static void on_close(uv_handle_t *h)
 
 static void close_conn(struct conn *c)
 {
-    struct session *s = c->session;
-
     if (c->closing) {
         return;
     }
     c->closing = 1;
-    c->session = NULL;
-    LIST_REMOVE(c, link);
+    if (c->base.session != NULL) {
+        LIST_REMOVE(c, link);
+    }
     /* May write to other sessions (HandleChannelClose outputs): they land on
      * the dirty list, flushed by the caller. */
-    session_free(s);
+    io_conn_close(&c->base);
     uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+/* io_loop's flush: a conn that another conn's input gave output. */
+static void flush_dirty_conn(struct io_conn *ic)
+{
+    flush_conn(IO_CONTAINER_OF(ic, struct conn, base));
 }
 
 static void flush_dirty(struct uv_server *srv)
 {
-    while (srv->dirty != NULL) {
-        struct conn *c = srv->dirty;
-
-        srv->dirty = c->dirty_next;
-        c->dirty = 0;
-        c->dirty_next = NULL;
-        flush_conn(c);
-    }
+    io_loop_flush_dirty(&srv->io);
 }
 
 static void rearm_timer(struct uv_server *srv)
@@ -140,8 +137,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         after_core(c->srv);
         return;
     }
-    if (nread > 0 && c->session != NULL) {
-        session_feed(c->session, (const uint8_t *)buf->base, (size_t)nread);
+    if (nread > 0 && c->base.session != NULL) {
+        session_feed(c->base.session, (const uint8_t *)buf->base, (size_t)nread);
         flush_conn(c);
     }
     after_core(c->srv);
@@ -149,7 +146,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 static void update_reading(struct conn *c)
 {
-    int want = c->session != NULL && session_wants_read(c->session);
+    int want = c->base.session != NULL && session_wants_read(c->base.session);
 
     if (want && !c->reading) {
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -168,7 +165,7 @@ static void on_write(uv_write_t *req, int status)
     if (status < 0) {
         LOG_D("connection write error: %s", uv_strerror(status));
         close_conn(c);
-    } else if (c->session != NULL) {
+    } else if (c->base.session != NULL) {
         /* flush_conn also takes any input parked while this write was out. */
         flush_conn(c);
     }
@@ -182,7 +179,7 @@ static int write_output(struct conn *c)
     const uint8_t *data;
     size_t len;
 
-    session_output(c->session, &data, &len);
+    session_output(c->base.session, &data, &len);
     if (len > 0) {
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -194,7 +191,7 @@ static int write_output(struct conn *c)
             close_conn(c);
             return -1;
         }
-        session_consume_output(c->session, (size_t)n);
+        session_consume_output(c->base.session, (size_t)n);
         len -= (size_t)n;
         data += n;
     }
@@ -210,7 +207,7 @@ static int write_output(struct conn *c)
             c->wcap = len;
         }
         memcpy(c->wbuf, data, len);
-        session_consume_output(c->session, len);
+        session_consume_output(c->base.session, len);
         uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)len);
         c->wreq.data = c;
         if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
@@ -224,10 +221,10 @@ static int write_output(struct conn *c)
 
 static void flush_conn(struct conn *c)
 {
-    if (c->closing || c->session == NULL) {
+    if (c->closing || c->base.session == NULL) {
         return;
     }
-    if (session_is_dead(c->session)) {
+    if (session_is_dead(c->base.session)) {
         /* Dropped (e.g. too much unsent output): do not wait for a write that
          * may never finish; uv_close cancels it. */
         close_conn(c);
@@ -245,35 +242,24 @@ static void flush_conn(struct conn *c)
         }
         /* All output is out. Input that backpressure parked must be handled
          * now: the client may be waiting for its answers and send nothing. */
-        session_resume(c->session);
-        session_output(c->session, &data, &len);
+        session_resume(c->base.session);
+        session_output(c->base.session, &data, &len);
         if (len == 0) {
             break;
         }
     }
-    if (!c->writing && session_should_close(c->session)) {
+    if (!c->writing && session_should_close(c->base.session)) {
         close_conn(c);
         return;
     }
     update_reading(c);
 }
 
-static void wake(void *io_handle)
-{
-    struct conn *c = io_handle;
-    struct uv_server *srv = c->srv;
-
-    if (c->dirty || c->closing) {
-        return;
-    }
-    c->dirty = 1;
-    c->dirty_next = srv->dirty;
-    srv->dirty = c;
-}
-
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct uv_server *srv = listener->data;
+    uint8_t refusal[128];
+    size_t refusal_len = 0;
     struct conn *c;
 
     if (status < 0) {
@@ -294,14 +280,9 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    status_trail_reset();
-    status_t refused = session_new(srv->core, wake, c, &c->session);
-    if (refused != STATUS_OK) {
-        uint8_t frame[128];
-        uv_buf_t b = uv_buf_init((char *)frame,
-                                 (unsigned)encode_refusal(refused, frame, sizeof(frame)));
+    if (io_conn_open(&srv->io, &c->base, refusal, sizeof(refusal), &refusal_len) != STATUS_OK) {
+        uv_buf_t b = uv_buf_init((char *)refusal, (unsigned)refusal_len);
 
-        LOG_D("refusing a connection: %s", status_trail_message());
         /* Best effort: a fresh socket's send buffer takes one small frame. */
         (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         c->closing = 1;
@@ -326,7 +307,7 @@ static void on_grace_expired(uv_timer_t *t)
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct uv_server *srv = sig->data;
-    struct conn *c;
+    struct conn *c, *next;
 
     LOG_I("signal %d: shutting down", signum);
     srv->shutting_down = 1;
@@ -334,9 +315,13 @@ static void on_signal(uv_signal_t *sig, int signum)
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->timer, NULL);
+    /* Every conn flushes what it has and closes once it is written. */
     LIST_FOREACH(c, &srv->conns, link) {
-        session_shutdown(c->session);
-        wake(c);
+        session_shutdown(c->base.session);
+    }
+    for (c = LIST_FIRST(&srv->conns); c != NULL; c = next) {
+        next = LIST_NEXT(c, link);
+        flush_conn(c);
     }
     if (srv->conn_count == 0) {
         uv_close((uv_handle_t *)&srv->grace, NULL);
@@ -388,6 +373,7 @@ int io_uv_run(struct core *core)
 
     memset(&srv, 0, sizeof(srv));
     srv.core = core;
+    io_loop_init(&srv.io, core, flush_dirty_conn);
     LIST_INIT(&srv.conns);
     uv_loop_init(&srv.loop);
     uv_tcp_init(&srv.loop, &srv.listener);
