@@ -537,6 +537,7 @@ status_t noise_handshake_split(struct noise_handshake *hs, struct noise_transpor
     }
     out->send.nonce = 0;
     out->recv.nonce = 0;
+    out->recv_framing = NOISE_FRAMING_STRICT;
 out:
     mbedtls_platform_zeroize(c1, sizeof(c1));
     mbedtls_platform_zeroize(c2, sizeof(c2));
@@ -546,6 +547,12 @@ out:
 /* {====================================================================
  * Transport */
 
+/* SHA-256("enclaved-noise-strict-framing-v1"); test_noise recomputes it. */
+const uint8_t noise_strict_framing_marker[NOISE_HASH_LEN] = {
+    0x72, 0x57, 0x6f, 0x75, 0x89, 0x38, 0x5d, 0x5a, 0x0a, 0x68, 0x1a, 0x4e, 0xd4, 0x08, 0x23, 0xce,
+    0x84, 0x99, 0x12, 0x3f, 0xb7, 0x19, 0x93, 0x3c, 0xba, 0x6f, 0xae, 0xfd, 0x38, 0x5a, 0x44, 0x6d,
+};
+
 /* Where one Noise message of a sealed application message lives: plaintext
  * [pt_off, pt_off + pt_len) <-> ciphertext [ct_off, ct_off + pt_len + 16). */
 struct chunk {
@@ -554,15 +561,18 @@ struct chunk {
     size_t ct_off;
 };
 
-/* The layout is a function of the plaintext length alone, and this is the only
- * place that computes it. Encrypt and decrypt both walk it through crypt_chunks
- * below (HsmEnclave's two loops disagreed and its decrypt over-read).
+/* Chunk i of a message is a function of the plaintext length alone, and this
+ * is the only place that computes it. Encrypt and decrypt both walk it
+ * through crypt_chunks below (HsmEnclave's two loops disagreed and its
+ * decrypt over-read); only the chunk count differs between the framings.
  *
- * Every chunk is full except the last, which never is: a plaintext that fills
- * k chunks exactly gets an empty (tag-only) chunk k + 1. So the last Noise
- * message of a sealed message is always shorter than 65535 bytes, and a
- * message cut at a chunk boundary has an impossible length instead of
- * decrypting as its own prefix. */
+ * Strict framing (what encrypt writes): every chunk is full except the last,
+ * which never is: a plaintext that fills k chunks exactly gets an empty
+ * (tag-only) chunk k + 1. So the last Noise message of a sealed message is
+ * always shorter than 65535 bytes, and a message cut at a chunk boundary has
+ * an impossible length instead of decrypting as its own prefix. libsignal
+ * framing stops after chunk k, and sends no chunk at all for an empty
+ * plaintext; decrypt takes the count from the ciphertext length. */
 static size_t chunk_count(size_t pt_len)
 {
     return pt_len / NOISE_MAX_CHUNK_PLAINTEXT + 1;
@@ -591,30 +601,42 @@ size_t noise_transport_sealed_len(size_t plaintext_len)
     return plaintext_len + count * NOISE_TAG_LEN;
 }
 
-/* The plaintext length whose sealed length is exactly ct_len. DATA_LOSS when
- * no encrypt produces ct_len: empty, under 16 bytes, or a last Noise message
- * that is full (65535 bytes) or shorter than a tag. */
-static status_t opened_len(size_t ct_len, size_t *pt_len)
+/* How many Noise messages ct_len bytes hold: all full but the last. */
+static size_t count_messages(size_t ct_len)
 {
-    size_t count = ct_len / NOISE_MAX_MESSAGE_LEN + (ct_len % NOISE_MAX_MESSAGE_LEN != 0);
-    size_t candidate;
+    return ct_len / NOISE_MAX_MESSAGE_LEN + (ct_len % NOISE_MAX_MESSAGE_LEN != 0);
+}
 
-    ENSURE(ct_len >= NOISE_TAG_LEN, STATUS_DATA_LOSS, "transport message too short");
-    candidate = ct_len - count * NOISE_TAG_LEN;
-    ENSURE(noise_transport_sealed_len(candidate) == ct_len, STATUS_DATA_LOSS,
-           "transport message has an impossible length");
-    *pt_len = candidate;
+/* The plaintext length of a received message of ct_len bytes in Noise
+ * messages of *count. DATA_LOSS when the framing allows no such length:
+ * strict only takes what encrypt produces (not empty, never a full last
+ * message); both refuse a last message shorter than a tag. */
+static status_t opened_len(enum noise_framing framing, size_t ct_len, size_t *pt_len,
+                           size_t *count)
+{
+    size_t n = count_messages(ct_len);
+    size_t last = ct_len - (n > 0 ? (n - 1) * NOISE_MAX_MESSAGE_LEN : 0);
+
+    if (framing == NOISE_FRAMING_STRICT) {
+        ENSURE(ct_len != 0, STATUS_DATA_LOSS, "empty transport message (strict framing)");
+        ENSURE(last != NOISE_MAX_MESSAGE_LEN, STATUS_DATA_LOSS,
+               "last Noise message is full (strict framing): cut at a chunk boundary");
+    } else {
+        ENSURE(framing == NOISE_FRAMING_LIBSIGNAL, STATUS_DATA_LOSS, "unknown framing");
+    }
+    ENSURE(ct_len == 0 || last >= NOISE_TAG_LEN, STATUS_DATA_LOSS,
+           "last Noise message shorter than a tag");
+    *pt_len = ct_len - n * NOISE_TAG_LEN;
+    *count = n;
     return STATUS_OK;
 }
 
 /* Encrypts (in = plaintext, out = ciphertext) or decrypts (the reverse) the
- * whole message of pt_len plaintext bytes with nonces c->nonce, c->nonce + 1,
- * ... Does not advance c->nonce. */
+ * count Noise messages of a message of pt_len plaintext bytes with nonces
+ * c->nonce, c->nonce + 1, ... Does not advance c->nonce. */
 static status_t crypt_chunks(const struct noise_cipher *c, int encrypt, const uint8_t *in,
-                             size_t pt_len, uint8_t *out)
+                             size_t pt_len, size_t count, uint8_t *out)
 {
-    size_t count = chunk_count(pt_len);
-
     for (size_t i = 0; i < count; i++) {
         struct chunk ch = chunk_at(pt_len, i);
 
@@ -651,7 +673,7 @@ status_t noise_transport_encrypt(struct noise_transport *t, const uint8_t *pt, s
     ENSURE(pt != NULL || len == 0, STATUS_INVALID_ARGUMENT, "NULL plaintext");
     ENSURE(cap >= sealed, STATUS_INVALID_ARGUMENT, "ciphertext buffer too small");
     ENSURE(nonces_left(&t->send, count), STATUS_RESOURCE_EXHAUSTED, "send nonces exhausted");
-    TRY(crypt_chunks(&t->send, 1, pt, len, out));
+    TRY(crypt_chunks(&t->send, 1, pt, len, count, out));
     t->send.nonce += count;
     *out_len = sealed;
     return STATUS_OK;
@@ -661,14 +683,18 @@ status_t noise_transport_decrypt(struct noise_transport *t, const uint8_t *ct, s
                                  uint8_t *out, size_t cap, size_t *out_len)
 {
     size_t pt_len = 0;
-    size_t count;
+    size_t count = 0;
     status_t st;
 
-    TRY(opened_len(len, &pt_len));
-    count = chunk_count(pt_len);
+    TRY(opened_len(t->recv_framing, len, &pt_len, &count));
     ENSURE(cap >= pt_len, STATUS_INVALID_ARGUMENT, "plaintext buffer too small");
+    if (count == 0) {
+        /* libsignal's empty plaintext: no Noise message, no nonce used. */
+        *out_len = 0;
+        return STATUS_OK;
+    }
     ENSURE(nonces_left(&t->recv, count), STATUS_DATA_LOSS, "receive nonces exhausted");
-    st = crypt_chunks(&t->recv, 0, ct, pt_len, out);
+    st = crypt_chunks(&t->recv, 0, ct, pt_len, count, out);
     if (st != STATUS_OK) {
         /* Earlier chunks were authentic, but the message as a whole is not. */
         mbedtls_platform_zeroize(out, pt_len);
