@@ -13,7 +13,6 @@
 // ENCLAVED_REQUIRE_LIBSIGNAL=1 that is a failure instead.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -109,71 +108,11 @@ test('messages of every size echo both ways in libsignal framing', async () => {
   assert.equal(client.establishedSend(Buffer.alloc(0)).length, 0, 'libsignal sends zero bytes for ""');
 });
 
-// The enclaved C-library client, driven through nk_peer's stdin/stdout.
-class CPeer {
-  constructor(port, hash) {
-    this.child = spawn(args.peer, ['127.0.0.1', String(port), serverKey.toString('hex'),
-                                   hash.toString('hex')], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.buf = Buffer.alloc(0);
-    this.wake = null;
-    this.child.stdout.on('data', (d) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.wake?.();
-    });
-    this.child.stdout.on('end', () => {
-      this.ended = true;
-      this.wake?.();
-    });
-  }
-
-  async take(n) {
-    const deadline = Date.now() + 20000;
-    while (this.buf.length < n) {
-      if (this.ended || Date.now() > deadline) {
-        throw new Error(`nk_peer ended or stalled (${this.buf.length} of ${n} bytes)`);
-      }
-      await new Promise((r) => { this.wake = r; setTimeout(r, 200); });
-    }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
-  }
-
-  async opened() {
-    assert.equal((await this.take(5)).toString(), 'open\n', 'nk_peer opened its channel');
-  }
-
-  async answer() {
-    const head = await this.take(5);
-    const body = await this.take(head.readUInt32BE(1));
-    return { status: head[0], body: Buffer.from(body) };
-  }
-
-  async send(msg) {
-    const head = Buffer.alloc(5);
-    head[0] = 's'.charCodeAt(0);
-    head.writeUInt32BE(msg.length, 1);
-    this.child.stdin.write(Buffer.concat([head, msg]));
-    assert.equal((await this.answer()).status, E.Status.OK, 'nk_peer sent');
-  }
-
-  recv() {
-    this.child.stdin.write('r');
-    return this.answer();
-  }
-
-  async quit() {
-    this.child.stdin.write('q');
-    const code = await new Promise((r) => this.child.once('exit', r));
-    assert.equal(code, 0, 'nk_peer exits 0');
-  }
-}
-
 test('broadcast between a libsignal client and an enclaved C-library client', async () => {
   const source = fs.readFileSync(path.join(args['source-root'], 'userdata', 'apps', 'broadcast.lua'));
   const bc = await conn.createProcess('broadcast', source);
   const { cid, client } = await openLibsignal(conn, bc.hash);
-  const peer = new CPeer(server.port, bc.hash);
+  const peer = new E.CPeer(args.peer, server.port, serverKey, bc.hash);
   await peer.opened();
   for (const n of SIZES) {
     const fromSignal = E.pattern(n, 1);
@@ -245,7 +184,7 @@ function hostileRelay(port, cut) {
 
 test('the C library asks for strict framing: a relay that cuts its message gets DATA_LOSS', async () => {
   const relay = await hostileRelay(server.port, 2 * E.NOISE_MAX);
-  const peer = new CPeer(relay.address().port, echo.hash);
+  const peer = new E.CPeer(args.peer, relay.address().port, serverKey, echo.hash);
   await peer.opened();
   await peer.send(E.pattern(100));
   assert.ok((await peer.recv()).body.equals(E.pattern(100)), 'uncut messages pass the relay');
