@@ -351,6 +351,12 @@ export class CPeer {
     return this.answer();
   }
 
+  kill() {
+    if (this.child.exitCode === null) {
+      this.child.kill('SIGKILL');
+    }
+  }
+
   async quit() {
     this.child.stdin.write('q');
     const code = await new Promise((r) => this.child.once('exit', r));

@@ -149,21 +149,26 @@ test('libsignal over WebSocket: handshake, attestation and every size both ways'
 test('broadcast: libsignal over WebSocket and the enclaved C library over TCP', async () => {
   const { ws, client } = await openLibsignal(broadcast.hash);
   const peer = new E.CPeer(args.peer, server.port, serverKey, broadcast.hash);
-  await peer.opened();
-  for (const n of SIZES) {
-    const fromSignal = E.pattern(n, 3);
-    ws.send(client.establishedSend(fromSignal));
-    const got = await peer.recv();
-    assert.equal(got.status, E.Status.OK, `C client receive: ${got.body}`);
-    assert.ok(got.body.equals(fromSignal), `${n} bytes libsignal -> C came as ${got.body.length}`);
-    const fromC = E.pattern(n, 4);
-    await peer.send(fromC);
-    const back = Buffer.from(client.establishedRecv(await ws.data()));
-    assert.ok(back.equals(fromC), `${n} bytes C -> libsignal came as ${back.length}`);
+  try {
+    await peer.opened();
+    for (const n of SIZES) {
+      const fromSignal = E.pattern(n, 3);
+      ws.send(client.establishedSend(fromSignal));
+      const got = await peer.recv();
+      assert.equal(got.status, E.Status.OK, `C client receive: ${got.body}`);
+      assert.ok(got.body.equals(fromSignal), `${n} bytes libsignal -> C came as ${got.body.length}`);
+      const fromC = E.pattern(n, 4);
+      await peer.send(fromC);
+      const back = Buffer.from(client.establishedRecv(await ws.data()));
+      assert.ok(back.equals(fromC), `${n} bytes C -> libsignal came as ${back.length}`);
+    }
+    await peer.quit();
+    ws.ws.close(1000);
+    await ws.closed(1000);
+  } finally {
+    peer.kill();
+    ws.ws.terminate();
   }
-  await peer.quit();
-  ws.ws.close(1000);
-  await ws.closed(1000);
 });
 
 test('a closed channel closes the WebSocket with 4000 + status and the reason', async () => {

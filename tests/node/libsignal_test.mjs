@@ -113,20 +113,25 @@ test('broadcast between a libsignal client and an enclaved C-library client', as
   const bc = await conn.createProcess('broadcast', source);
   const { cid, client } = await openLibsignal(conn, bc.hash);
   const peer = new E.CPeer(args.peer, server.port, serverKey, bc.hash);
-  await peer.opened();
-  for (const n of SIZES) {
-    const fromSignal = E.pattern(n, 1);
-    conn.sendData(cid, client.establishedSend(fromSignal));
-    const got = await peer.recv();
-    assert.equal(got.status, E.Status.OK, `C client receive: ${got.body}`);
-    assert.ok(got.body.equals(fromSignal), `${n} bytes libsignal -> C came as ${got.body.length}`);
+  try {
+    await peer.opened();
+    for (const n of SIZES) {
+      const fromSignal = E.pattern(n, 1);
+      conn.sendData(cid, client.establishedSend(fromSignal));
+      const got = await peer.recv();
+      assert.equal(got.status, E.Status.OK, `C client receive: ${got.body}`);
+      assert.ok(got.body.equals(fromSignal), `${n} bytes libsignal -> C came as ${got.body.length}`);
 
-    const fromC = E.pattern(n, 2);
-    await peer.send(fromC);
-    const back = Buffer.from(client.establishedRecv(await conn.expectData(cid)));
-    assert.ok(back.equals(fromC), `${n} bytes C -> libsignal came as ${back.length}`);
+      const fromC = E.pattern(n, 2);
+      await peer.send(fromC);
+      const back = Buffer.from(client.establishedRecv(await conn.expectData(cid)));
+      assert.ok(back.equals(fromC), `${n} bytes C -> libsignal came as ${back.length}`);
+    }
+    await peer.quit();
+  } finally {
+    peer.kill();
+    conn.sendClose(cid);
   }
-  await peer.quit();
 });
 
 test('a host cutting a message at a chunk boundary: DATA_LOSS for a strict client only', async () => {
@@ -185,15 +190,18 @@ function hostileRelay(port, cut) {
 test('the C library asks for strict framing: a relay that cuts its message gets DATA_LOSS', async () => {
   const relay = await hostileRelay(server.port, 2 * E.NOISE_MAX);
   const peer = new E.CPeer(args.peer, relay.address().port, serverKey, echo.hash);
-  await peer.opened();
-  await peer.send(E.pattern(100));
-  assert.ok((await peer.recv()).body.equals(E.pattern(100)), 'uncut messages pass the relay');
-  await peer.send(E.pattern(2 * E.CHUNK + 1));
-  const got = await peer.recv();
-  assert.equal(relay.cuts, 1, 'the relay cut one message');
-  assert.equal(got.status, E.Status.DATA_LOSS, `C client sees ${got.status} ${got.body}`);
-  assert.equal(got.body.toString(), 'decrypt failed');
-  peer.child.stdin.end();
-  await new Promise((r) => peer.child.once('exit', r));
-  await new Promise((r) => relay.close(r));
+  try {
+    await peer.opened();
+    await peer.send(E.pattern(100));
+    assert.ok((await peer.recv()).body.equals(E.pattern(100)), 'uncut messages pass the relay');
+    await peer.send(E.pattern(2 * E.CHUNK + 1));
+    const got = await peer.recv();
+    assert.equal(relay.cuts, 1, 'the relay cut one message');
+    assert.equal(got.status, E.Status.DATA_LOSS, `C client sees ${got.status} ${got.body}`);
+    assert.equal(got.body.toString(), 'decrypt failed');
+  } finally {
+    peer.kill();
+    relay.close();
+    relay.closeAllConnections?.();
+  }
 });
