@@ -56,6 +56,16 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* The server to run: $ENCLAVED_TEST_SERVER when set (scripts/cross-ppc
+ * points it at a script that runs the cross-built server under qemu-ppc),
+ * else the enclaved of this build. */
+static const char *server_binary(void)
+{
+    const char *bin = getenv("ENCLAVED_TEST_SERVER");
+
+    return bin != NULL && bin[0] != '\0' ? bin : ENCLAVED_BIN;
+}
+
 /* $ENCLAVED_TEST_PRELOAD, when set, is LD_PRELOADed into every server (the
  * allow-list runs of whole suites in tests/meson.build, with the module's
  * own settings in the environment). Set in the child only. */
@@ -108,7 +118,7 @@ int test_server_try_start_env(struct test_server *ts, const char *const *extra_a
     snprintf(ts->dir, sizeof(ts->dir), "/tmp/enclaved-test-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(ts->dir));
     snprintf(ts->log_path, sizeof(ts->log_path), "%s/server.log", ts->dir);
-    argv[argc++] = ENCLAVED_BIN;
+    argv[argc++] = server_binary();
     argv[argc++] = "--listen";
     argv[argc++] = "127.0.0.1:0";
     argv[argc++] = "--io";
@@ -143,7 +153,7 @@ int test_server_try_start_env(struct test_server *ts, const char *const *extra_a
         if (preload_env() != 0) {
             _exit(127);
         }
-        execv(ENCLAVED_BIN, (char *const *)argv);
+        execv(server_binary(), (char *const *)argv);
         _exit(127);
     }
     for (int waited = 0; waited < READY_TIMEOUT_MS; waited += 5) {
