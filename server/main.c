@@ -45,8 +45,9 @@ struct options {
 };
 
 static const struct cli_option fixed_options[] = {
-    {"userdata", required_argument, OPT_USERDATA, "IMAGE",
-     "the userdata CPIO image: etc/enclaved.conf, apps/*.lua, keys/"},
+    {"userdata", required_argument, OPT_USERDATA, "PATH",
+     "the userdata: a CPIO image file or an unpacked directory holding etc/enclaved.conf, "
+     "apps/*.lua, keys/ (SEE default: /)"},
     {"ephemeral-keys", no_argument, OPT_EPHEMERAL_KEYS, NULL,
      "random keys that die with the process (development, tests)"},
     {"io", required_argument, OPT_IO, "uv|poll", "I/O driver (uv; poll is the CodeSafe driver)"},
@@ -57,7 +58,7 @@ static const struct cli_option fixed_options[] = {
 
 static void print_usage(FILE *out)
 {
-    fprintf(out, "usage: enclaved [--userdata IMAGE] [--ephemeral-keys] [--io uv|poll] "
+    fprintf(out, "usage: enclaved [--userdata PATH] [--ephemeral-keys] [--io uv|poll] "
                  "[--SETTING=VALUE]...\n"
                  "\n--opt=VALUE and --opt VALUE both work; long options may be abbreviated\n"
                  "while unambiguous; -- ends the options.\n\n");
@@ -152,7 +153,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
     }
 #endif
     if (opt->userdata_path == NULL && !opt->ephemeral_keys) {
-        fprintf(stderr, "enclaved: give --userdata IMAGE, --ephemeral-keys, or both (see --help)\n");
+        fprintf(stderr, "enclaved: give --userdata PATH, --ephemeral-keys, or both (see --help)\n");
         return 1;
     }
     return 0;
@@ -212,22 +213,16 @@ static status_t boot_apps(struct core *core, void *ctx)
     return STATUS_OK;
 }
 
-/* Reads and checks the image, then applies its etc/enclaved.conf. On
- * failure prints one line naming the problem. */
-static int load_userdata(const char *path, uint8_t **image, struct userdata *ud,
-                         struct config *cfg)
+/* Reads and checks the userdata (a directory or an image file), then
+ * applies its etc/enclaved.conf. On failure prints one line naming the
+ * problem. */
+static int load_userdata(const char *path, struct userdata *ud, struct config *cfg)
 {
-    size_t len = 0;
-    char err[CONFIG_ERROR_MAX + 64];
+    char err[CONFIG_ERROR_MAX + 384];
 
     status_trail_reset();
-    if (platform_read_userdata(path, image, &len) != STATUS_OK) {
-        fprintf(stderr, "enclaved: cannot read userdata image %s: %s\n", path,
-                status_trail_message());
-        return -1;
-    }
-    if (userdata_load(*image, len, ud, err, sizeof(err)) != STATUS_OK) {
-        fprintf(stderr, "enclaved: bad userdata image %s: %s\n", path, err);
+    if (userdata_load_path(path, ud, err, sizeof(err)) != STATUS_OK) {
+        fprintf(stderr, "enclaved: %s\n", err);
         return -1;
     }
     if (ud->config_text != NULL &&
@@ -244,19 +239,20 @@ int main(int argc, char **argv)
     struct options opt;
     struct config cfg;
     struct userdata ud;
-    uint8_t *image = NULL;
     struct keystore *ks = NULL;
     int rc;
 
     memset(&opt, 0, sizeof(opt));
     memset(&ud, 0, sizeof(ud));
     signal(SIGPIPE, SIG_IGN);
+    /* On the SEE the loader unpacks the userdata as the root (DESIGN §8). */
+    opt.userdata_path = platform_default_userdata();
     rc = parse_args(argc, argv, &opt);
     if (rc != 0) {
         return rc == 2 ? 0 : 2;
     }
     config_defaults(&cfg);
-    if (opt.userdata_path != NULL && load_userdata(opt.userdata_path, &image, &ud, &cfg) != 0) {
+    if (opt.userdata_path != NULL && load_userdata(opt.userdata_path, &ud, &cfg) != 0) {
         rc = 1;
         goto out;
     }
@@ -279,7 +275,7 @@ int main(int argc, char **argv)
         }
         LOG_W("--ephemeral-keys: random keys for this run only; sealed data will not outlive it");
     } else if (!ud.has_keys) {
-        fprintf(stderr, "enclaved: userdata image %s has no %s and %s "
+        fprintf(stderr, "enclaved: userdata %s has no %s and %s "
                         "(add them with enclaved-keygen, or run with --ephemeral-keys)\n",
                 opt.userdata_path, USERDATA_STATIC_KEY_PATH, USERDATA_SEALING_KEY_PATH);
         goto out;
@@ -306,7 +302,6 @@ int main(int argc, char **argv)
 out:
     keypool_stop();
     userdata_clear(&ud);
-    free(image);
     rng_clear();
     return rc;
 }

@@ -85,7 +85,7 @@ C
 cc -std=c11 -Wall -Werror "${san[@]}" $cflags "$work/client.c" -o "$work/client-shared" \
   $(pkg-config --libs enclaved-client) || fail "shared build"
 cc -std=c11 -Wall -Werror "${san[@]}" $cflags "$work/client.c" -o "$work/client-static" \
-  "$libdir/libenclaved-client.a" $(pkg-config --libs libprotobuf-c) -lpthread || fail "static build"
+  "$libdir/libenclaved-client.a" $(pkg-config --libs libprotobuf-c libsodium) -lpthread || fail "static build"
 ldd "$work/client-static" | grep -q libenclaved-client && fail "static client links the .so"
 
 "$root/bin/enclaved" --ephemeral-keys --listen=127.0.0.1:0 2>"$work/server.log" &
