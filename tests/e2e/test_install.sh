@@ -107,11 +107,13 @@ got=$("$work/client-static" "$port") || fail "static client failed"
 
 # Man pages cover every long option the binaries list.
 man_has() { grep -q -- "$2" "$root/share/man/$1" || fail "$1 lacks $2"; }
-for o in $("$root/bin/enclaved" --help | sed -n 's/^ *\(-[a-z], \)\{0,1\}--\([a-z_-]*\).*/\2/p' | sort -u); do
-  case "$o" in
-    listen|max_*|default_*|handshake_*|log_level) man_has man5/enclaved.conf.5 "$o" ;;
-    *) man_has man8/enclaved.8 "$o" ;;
-  esac
+"$root/bin/enclaved" --help >"$work/help"
+[ "$(sed -n '/^Settings/,$p' "$work/help" | grep -c '^  --')" -ge 10 ] || fail "no settings in --help"
+for o in $(sed '/^Settings/,$d' "$work/help" | sed -n 's/^ *\(-[a-z], \)\{0,1\}--\([a-z_-]*\).*/\2/p'); do
+  man_has man8/enclaved.8 "$o"
+done
+for o in $(sed -n '/^Settings/,$p' "$work/help" | sed -n 's/^ *--\([a-z_]*\).*/\1/p'); do
+  man_has man5/enclaved.conf.5 "$o"
 done
 for o in $("$root/bin/enclavectl" --help | sed -n 's/^ *\(-[a-z], \)\{0,1\}--\([a-z_-]*\).*/\2/p'); do
   man_has man1/enclavectl.1 "$o"
