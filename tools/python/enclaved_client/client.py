@@ -24,7 +24,10 @@ TAG = 16                    # ChaChaPoly tag
 CHUNK = NOISE_MAX - TAG     # plaintext bytes in a full transport message
 KEY_LEN = 32
 HASH_LEN = 32
-MAX_ACCEPTED = 32           # NK message 1 carries 1..32 code hashes
+MAX_ACCEPTED = 31           # NK message 1: 1..31 code hashes, then the strict marker
+# Asks the server for strict framing (README "Cryptography"): the last code
+# hash of message 1 is SHA-256 of this domain, inside the encryption.
+STRICT_MARKER = hashlib.sha256(b"enclaved-noise-strict-framing-v1").digest()
 MAX_FRAME = 64 << 20        # refuse larger frames from the server
 
 
@@ -255,7 +258,7 @@ class Client:
             accept = [code_hash]
         accept = [bytes(h) for h in accept]
         if not 1 <= len(accept) <= MAX_ACCEPTED or any(len(h) != HASH_LEN for h in accept):
-            raise ValueError("accept 1..32 code hashes of 32 bytes")
+            raise ValueError("accept 1..31 code hashes of 32 bytes")
         told = bytes(self.info().public_key)
         remember = None
         if server_key is None:
@@ -340,7 +343,7 @@ class NkChannel(Channel):
                             X25519DH())
         hs.initialize(NKHandshakePattern(), True, b"", rs=PublicKey(self.server_key))
         msg1 = bytearray()
-        hs.write_message(b"".join(accept), msg1)
+        hs.write_message(b"".join(accept) + STRICT_MARKER, msg1)
         self._send_data(msg1)
         try:
             msg2 = self._recv_data(None)
@@ -361,8 +364,8 @@ class NkChannel(Channel):
         self._send_cs, self._recv_cs = pair
 
     def send(self, data):
-        """One application message: full Noise messages, then a last one that
-        is never full (an empty trailing piece when needed)."""
+        """One application message in strict framing (asked for in message 1):
+        full Noise messages, then a last one that is never full."""
         data = bytes(data)
         pieces = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
         if len(data) % CHUNK == 0:
