@@ -7,9 +7,10 @@
 #include <lauxlib.h>
 
 #include "base/log.h"
+#include "base/status.h"
 #include "lua/pattern.h"
-#include "lua/process.h"
-#include "lua/sandbox.h"
+#include "lua/budget.h"
+#include "lua/display.h"
 
 /* Saturating helpers: a charge that overflows is simply too large. */
 static uint64_t mul_sat(uint64_t a, uint64_t b)
@@ -71,10 +72,10 @@ static int str_rep(lua_State *L)
 
     if (n > 0) {
         uint64_t bytes = mul_sat((uint64_t)n, add_sat(len, sep_len));
-        if (bytes > process_memory_room(L)) {
-            process_charge(L, 1);
+        if (bytes > budget_memory_room(L)) {
+            budget_charge(L, 1);
         } else {
-            process_charge(L, add_sat((uint64_t)n / 4 + 1, bytes / PROCESS_CHARGE_BYTES_PER_UNIT));
+            budget_charge(L, add_sat((uint64_t)n / 4 + 1, bytes / BUDGET_BYTES_PER_UNIT));
         }
     }
     return call_stock(L);
@@ -85,7 +86,7 @@ static int str_byte(lua_State *L)
 {
     size_t len;
     (void)luaL_checklstring(L, 1, &len);
-    process_charge(L, 1 + slice_count(L, 2, 3, len));
+    budget_charge(L, 1 + slice_count(L, 2, 3, len));
     return call_stock(L);
 }
 
@@ -93,7 +94,7 @@ static int str_byte(lua_State *L)
  * [-?, +1, e] */
 static int per_argument(lua_State *L)
 {
-    process_charge(L, 1 + (uint64_t)lua_gettop(L));
+    budget_charge(L, 1 + (uint64_t)lua_gettop(L));
     return call_stock(L);
 }
 
@@ -103,7 +104,7 @@ static int per_byte_of_first(lua_State *L)
 {
     size_t len;
     (void)luaL_checklstring(L, 1, &len);
-    process_charge_bytes(L, len);
+    budget_charge_bytes(L, len);
     return call_stock(L);
 }
 
@@ -114,7 +115,7 @@ static int per_decoded_byte(lua_State *L)
 {
     size_t len;
     (void)luaL_checklstring(L, 1, &len);
-    process_charge(L, 1 + len / 4);
+    budget_charge(L, 1 + len / 4);
     return call_stock(L);
 }
 
@@ -133,7 +134,7 @@ static int per_byte_of_strings(lua_State *L)
             bytes = add_sat(bytes, len);
         }
     }
-    process_charge(L, 1 + (uint64_t)n + bytes / PROCESS_CHARGE_BYTES_PER_UNIT);
+    budget_charge(L, 1 + (uint64_t)n + bytes / BUDGET_BYTES_PER_UNIT);
     return call_stock(L);
 }
 
@@ -151,7 +152,7 @@ static int per_number_text(lua_State *L)
             bytes = add_sat(bytes, len);
         }
     }
-    process_charge(L, 1 + bytes / 4);
+    budget_charge(L, 1 + bytes / 4);
     return call_stock(L);
 }
 
@@ -183,7 +184,7 @@ static int utf8_codepoint_charged(lua_State *L)
 {
     size_t len;
     (void)luaL_checklstring(L, 1, &len);
-    process_charge(L, 1 + slice_count(L, 2, 3, len));
+    budget_charge(L, 1 + slice_count(L, 2, 3, len));
     return call_stock(L);
 }
 
@@ -222,7 +223,7 @@ static int str_format(lua_State *L)
             bytes = add_sat(bytes, len);
         }
     }
-    process_charge(L, 1 + (uint64_t)top + bytes / PROCESS_CHARGE_BYTES_PER_UNIT);
+    budget_charge(L, 1 + (uint64_t)top + bytes / BUDGET_BYTES_PER_UNIT);
     for (size_t i = 0; i < fmt_len; i++) {
         if (fmt[i] != '%') {
             continue;
@@ -237,10 +238,10 @@ static int str_format(lua_State *L)
         }
         int t = lua_type(L, arg);
         if (fmt[c] == 's' && t != LUA_TSTRING && t != LUA_TNUMBER) {
-            sandbox_tolstring(L, arg);          /* fmt args text */
+            display_tolstring(L, arg);          /* fmt args text */
             lua_replace(L, arg);                /* fmt args' */
         } else if (fmt[c] == 'p') {
-            sandbox_push_pointer_text(L, arg);  /* fmt args text */
+            display_pointer_text(L, arg);  /* fmt args text */
             lua_replace(L, arg);                /* fmt args' */
             pointers = 1;
         }
@@ -318,12 +319,12 @@ static int tab_insert(lua_State *L)
     switch (lua_gettop(L)) {
     case 2:
         pos = e;
-        process_charge(L, 1);
+        budget_charge(L, 1);
         break;
     case 3:
         pos = luaL_checkinteger(L, 2);
         luaL_argcheck(L, (lua_Unsigned)pos - 1u < (lua_Unsigned)e, 2, "position out of bounds");
-        process_charge(L, 1 + (uint64_t)(e - pos));
+        budget_charge(L, 1 + (uint64_t)(e - pos));
         for (lua_Integer i = e; i > pos; i--) {
             lua_geti(L, 1, i - 1);                  /* t pos v t[i-1] */
             lua_seti(L, 1, i);                      /* t pos v */
@@ -347,7 +348,7 @@ static int tab_remove(lua_State *L)
         luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)size, 2,
                       "position out of bounds");
     }
-    process_charge(L, 1 + (pos < size ? (uint64_t)(size - pos) : 0));
+    budget_charge(L, 1 + (pos < size ? (uint64_t)(size - pos) : 0));
     lua_geti(L, 1, pos);                            /* t [pos] old */
     for (; pos < size; pos++) {
         lua_geti(L, 1, pos + 1);                    /* t [pos] old t[pos+1] */
@@ -365,7 +366,7 @@ static int tab_move(lua_State *L)
     lua_Integer e = luaL_checkinteger(L, 3);
 
     (void)luaL_checkinteger(L, 4);
-    process_charge(L, 1 + (e >= f ? (lua_Unsigned)e - (lua_Unsigned)f + 1u : 0));
+    budget_charge(L, 1 + (e >= f ? (lua_Unsigned)e - (lua_Unsigned)f + 1u : 0));
     return call_stock(L);
 }
 
@@ -392,7 +393,7 @@ static int tab_concat(lua_State *L)
     (void)luaL_optstring(L, 2, "");
     lua_settop(L, 4);
     explicit_range(L, 3, &i, &j);                   /* t sep i j */
-    process_charge(L, 1 + (j >= i ? (lua_Unsigned)j - (lua_Unsigned)i + 1u : 0));
+    budget_charge(L, 1 + (j >= i ? (lua_Unsigned)j - (lua_Unsigned)i + 1u : 0));
     return call_stock(L);
 }
 
@@ -403,7 +404,7 @@ static int tab_unpack(lua_State *L)
 
     lua_settop(L, 3);
     explicit_range(L, 2, &i, &j);                   /* t i j */
-    process_charge(L, 1 + (j >= i ? (lua_Unsigned)j - (lua_Unsigned)i + 1u : 0));
+    budget_charge(L, 1 + (j >= i ? (lua_Unsigned)j - (lua_Unsigned)i + 1u : 0));
     return call_stock(L);
 }
 
@@ -419,11 +420,11 @@ static int sort_less(lua_State *L)
             (void)lua_tolstring(L, 1, &la);
             (void)lua_tolstring(L, 2, &lb);
         }
-        process_charge(L, 1 + (la < lb ? la : lb) / PROCESS_CHARGE_BYTES_PER_UNIT);
+        budget_charge(L, 1 + (la < lb ? la : lb) / BUDGET_BYTES_PER_UNIT);
         lua_pushboolean(L, lua_compare(L, 1, 2, LUA_OPLT)); /* a b less */
         return 1;
     }
-    process_charge(L, 1);
+    budget_charge(L, 1);
     lua_pushvalue(L, lua_upvalueindex(1));          /* a b cmp */
     lua_insert(L, 1);                               /* cmp a b */
     lua_call(L, 2, 1);                              /* less */
@@ -438,7 +439,7 @@ static int plain_numbers(lua_State *L, lua_Integer n)
         lua_pop(L, 1);
         return 0;
     }
-    process_charge(L, 1 + (uint64_t)n);
+    budget_charge(L, 1 + (uint64_t)n);
     for (lua_Integer i = 1; i <= n; i++) {
         int t = lua_rawgeti(L, 1, i);               /* t v */
         lua_pop(L, 1);                              /* t */
@@ -468,7 +469,7 @@ static int tab_sort(lua_State *L)
             while (log2n < 63 && ((uint64_t)1 << log2n) < (uint64_t)n) {
                 log2n++;
             }
-            process_charge(L, mul_sat((uint64_t)n, log2n));
+            budget_charge(L, mul_sat((uint64_t)n, log2n));
             return call_stock(L);
         }
     }
@@ -478,7 +479,7 @@ static int tab_sort(lua_State *L)
 
 /* }====== */
 
-static const struct pattern_budget budget = {process_charge};
+static const struct pattern_budget budget = {budget_charge};
 
 static const struct {
     const char *lib, *name;
@@ -511,7 +512,6 @@ static const struct {
 
 void charged_install(lua_State *L, int env)
 {
-    STACK_GUARD_BEGIN(L);
     for (size_t i = 0; i < sizeof(replaced) / sizeof(replaced[0]); i++) {
         lua_getfield(L, env, replaced[i].lib);              /* lib */
         if (replaced[i].wraps_stock) {
@@ -528,5 +528,4 @@ void charged_install(lua_State *L, int env)
     pattern_install(L, lua_gettop(L), &budget);
     lua_pop(L, 1);                                          /* */
     charge_string_arithmetic(L);
-    STACK_GUARD_END(L, 0);
 }

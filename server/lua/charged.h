@@ -2,7 +2,7 @@
 /*
  * Charging versions of the string, table and utf8 library functions
  * (DESIGN §5 "Containment"): each charges the running call's budget
- * (process_charge) in proportion to the bytes or elements it will touch
+ * (budget_charge) in proportion to the bytes or elements it will touch
  * before it touches them, or refuses arguments it cannot bound, and then
  * does the stock function's job, so no library call can run long in few VM
  * instructions. Pattern functions (find, match, gmatch, gsub) come from

@@ -7,7 +7,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "crypto/rng.h"
-#include "lua/process.h"
+#include "lua/budget.h"
 
 /* A table starts at MIN_CAP slots, or at 2 when slots are large (up to
  * 8 MiB each), so one entry never costs more than two slots. */
@@ -306,7 +306,7 @@ static const uint8_t *check_bytes(lua_State *L, int arg, size_t want, const char
  * running call (DESIGN §5). [-0, +0, v] */
 static void charge_op(lua_State *L, const struct fixedmap *m)
 {
-    process_charge_bytes(L, m->slot_len);
+    budget_charge_bytes(L, m->slot_len);
 }
 
 /* map:upsert(k, v) -> old value or "". [-0, +1, e] */

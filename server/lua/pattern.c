@@ -485,7 +485,7 @@ enum pattern_result pattern_match_at(struct pattern_match *m, size_t at, size_t 
 enum { UPVALUE_BUDGET = 1 };
 
 /* Charges through the budget upvalue of the running function; raising
- * (process_charge) unwinds the matcher, which holds nothing. */
+ * (budget_charge) unwinds the matcher, which holds nothing. */
 static int charge_lua(void *ctx, uint64_t steps)
 {
     lua_State *L = ctx;

@@ -5,7 +5,7 @@
  * "Containment"). Lua's own matcher backtracks without limit inside one C
  * call; this one counts its steps (each attempt, each repetition tried,
  * each set scanned, each byte compared) and hands them to a charge
- * function every few hundred steps, which may raise (process_charge does
+ * function every few hundred steps, which may raise (budget_charge does
  * once the call's budget or deadline is spent) or stop the match. Results,
  * captures and error messages are those of Lua 5.4's functions; a unit test
  * and a fuzz target compare both on generated patterns.

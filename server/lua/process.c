@@ -10,56 +10,26 @@
 #include <lua.h>
 #include <mbedtls/sha256.h>
 
-#include "lua/enclavelib.h"
 #include "base/log.h"
-#include "platform/platform.h"
+#include "base/text.h"
+#include "lua/budget.h"
 #include "lua/sandbox.h"
+#include "platform/platform.h"
 
-/* The count hook fires every HOOK_PERIOD instructions (or every
- * `instructions`, if smaller) and charges that many to the call's budget.
- * Some single instructions scan the heap (a comparison or an equality test
- * of two long strings, a string coerced to a number, a vararg copied), so
- * once the heap passes HOOK_HEAP_REF the period shrinks in proportion and
- * the time between two deadline checks stays bounded by about
- * HOOK_PERIOD instructions' worth of scanning HOOK_HEAP_REF bytes. */
-enum {
-    HOOK_PERIOD = 1000,
-    HOOK_PERIOD_MIN = 4,
-    HOOK_HEAP_REF = 256 << 10,
-    DEFAULT_HOOK_MS = 100,
-    /* process_charge reads the clock after this many units or calls. */
-    CLOCK_CHECK_UNITS = 1 << 16,
-    CLOCK_CHECK_CALLS = 16,
-    /* An allocation growing by this much reads the clock: building a large
-     * result is when a C function runs long. */
-    CLOCK_CHECK_ALLOC = 64 * 1024,
-    /* Nominal speed: a unit of work is about 10 ns. A single charge that
-     * would not finish before the deadline at this speed is refused up
-     * front instead of overrunning it. */
-    UNITS_PER_MS = 100 * 1000,
-};
-
-/* Why the budget of the running call is spent; sticky until it unwinds. */
-enum expiry { EXPIRY_NONE = 0, EXPIRY_WORK, EXPIRY_TIME };
+/* An allocation growing by this much reads the clock: building a large
+ * result is when a C function runs long. */
+enum { CLOCK_CHECK_ALLOC = 64 * 1024 };
 
 struct process {
     lua_State *L;
     const struct process_host *host;
     struct process_limits limits;
-    uint32_t id;
+    struct process_identity identity;  /* what the sandbox and enclavelib see */
     char name[PROCESS_NAME_MAX + 1];
-    uint8_t code_hash[PROCESS_CODE_HASH_LEN];
     uint64_t created_at;
     size_t mem_used;
-    int hook_period;
-    /* Per call: reset by begin_call. */
-    uint64_t work_used;      /* instructions + charged C work + allocation */
-    uint64_t deadline_ms;    /* platform_monotonic_ms() at which the call expires */
-    uint64_t unchecked;      /* units charged since the clock was read */
-    uint32_t unchecked_calls;
-    enum expiry expired;     /* sticky until the call unwinds */
+    struct budget budget;    /* per call: instructions, charged work, allocation, time */
     int mem_refused;         /* the allocator refused a request during this call */
-    int in_call;
 };
 
 /* The inputs of one entry into Lua, passed to a trampoline as light userdata. */
@@ -89,8 +59,6 @@ __attribute__((weak)) int process_alloc_should_fail(void)
     return 0;
 }
 
-static int budget_spend(struct process *p, uint64_t units);
-
 /* Charges every byte to the process. Growing requests past the cap fail and
  * are remembered, so the call maps to RESOURCE_EXHAUSTED even when the app
  * catches the memory error and raises something else. Bytes grown during a
@@ -114,18 +82,14 @@ static void *process_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         /* The first limit hit names the status: memory refused before the
          * budget ran out is RESOURCE_EXHAUSTED even if the app swallowed
          * it and then ran out of time. */
-        if (p->expired == EXPIRY_NONE) {
+        if (p->budget.expired == BUDGET_LIVE) {
             p->mem_refused = 1;
         }
         return NULL;
     }
-    if (nsize > old && p->in_call) {
-        if (nsize - old >= CLOCK_CHECK_ALLOC) {
-            p->unchecked_calls = CLOCK_CHECK_CALLS;
-        }
-        if (budget_spend(p, (nsize - old) / PROCESS_CHARGE_BYTES_PER_UNIT)) {
-            return NULL;
-        }
+    if (nsize > old && budget_spend(&p->budget, (nsize - old) / BUDGET_BYTES_PER_UNIT,
+                                    nsize - old >= CLOCK_CHECK_ALLOC)) {
+        return NULL;
     }
     grown = realloc(ptr, nsize);
     if (grown == NULL) {
@@ -150,144 +114,14 @@ static struct process *state_process(lua_State *L)
 static int on_panic(lua_State *L)
 {
     const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
-    LOG_E("process %u: unprotected Lua error: %s", (unsigned)state_process(L)->id, msg);
+    LOG_E("process %u: unprotected Lua error: %s", (unsigned)state_process(L)->identity.pid, msg);
     abort();
-}
-
-/* Adds units to the running call's budget and reads the clock now and
- * then. Returns 1 when the budget or the deadline is spent (sticky). */
-static int budget_spend(struct process *p, uint64_t units)
-{
-    if (p->expired != EXPIRY_NONE) {
-        return 1;
-    }
-    p->work_used = units > UINT64_MAX - p->work_used ? UINT64_MAX : p->work_used + units;
-    if (p->work_used >= p->limits.instructions) {
-        p->expired = EXPIRY_WORK;
-        return 1;
-    }
-    p->unchecked += units;
-    if (p->unchecked >= CLOCK_CHECK_UNITS || ++p->unchecked_calls >= CLOCK_CHECK_CALLS) {
-        uint64_t now = platform_monotonic_ms();
-        p->unchecked = 0;
-        p->unchecked_calls = 0;
-        if (now >= p->deadline_ms || units / UNITS_PER_MS >= p->deadline_ms - now) {
-            p->expired = EXPIRY_TIME;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The count period for the current heap size (see HOOK_HEAP_REF). */
-static int current_period(const struct process *p)
-{
-    if (p->mem_used <= HOOK_HEAP_REF) {
-        return p->hook_period;
-    }
-    uint64_t period = (uint64_t)p->hook_period * HOOK_HEAP_REF / p->mem_used;
-    return period < HOOK_PERIOD_MIN ? (p->hook_period < HOOK_PERIOD_MIN ? p->hook_period
-                                                                        : HOOK_PERIOD_MIN)
-                                    : (int)period;
-}
-
-static void count_hook(lua_State *L, lua_Debug *ar);
-
-/* Once the budget is spent the hook re-arms on every instruction and line
- * of the thread that runs (and of the main thread, which a coroutine
- * returns to), so a pcall or a coroutine in the app cannot swallow the
- * error; begin_call clears it. The line mask also marks a thread that died
- * of the error inside the hook (process_thread_stopped). [-0, +0, -] */
-static void arm_expired(struct process *p, lua_State *L)
-{
-    lua_sethook(L, count_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-    if (L != p->L) {
-        lua_sethook(p->L, count_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-    }
-}
-
-/* [-0, +1, v] */
-static int raise_limit(lua_State *L, const struct process *p)
-{
-    if (p->expired == EXPIRY_TIME) {
-        return luaL_error(L, "time limit exceeded (max_hook_ms)");
-    }
-    return luaL_error(L, "instruction limit exceeded");
-}
-
-/* Charges the count this thread was armed with. A thread armed at another
- * count than the current period is either a fresh coroutine (sandbox.c arms
- * each to fire at its first instruction, so it pays a period up front and
- * cannot run a partial period for free), one left armed by an earlier
- * call's expiry, or one armed before the heap grew; it is re-armed to the
- * current period and charged at least a period. Every firing reads the
- * clock. [-0, +0, v] */
-static void count_hook(lua_State *L, lua_Debug *ar)
-{
-    struct process *p = state_process(L);
-    int fired = lua_gethookcount(L);
-
-    (void)ar;
-    if (p->expired == EXPIRY_NONE) {
-        int period = current_period(p);
-        if (fired != period || lua_gethookmask(L) != LUA_MASKCOUNT) {
-            lua_sethook(L, count_hook, LUA_MASKCOUNT, period);
-            fired = fired > period ? fired : period;
-        }
-        p->unchecked_calls = CLOCK_CHECK_CALLS;
-        if (!budget_spend(p, (uint64_t)fired)) {
-            return;
-        }
-    }
-    arm_expired(p, L);
-    raise_limit(L, p);
-}
-
-void process_charge(lua_State *L, uint64_t units)
-{
-    struct process *p = state_process(L);
-
-    if (!p->in_call || !budget_spend(p, units)) {
-        return;
-    }
-    arm_expired(p, L);
-    raise_limit(L, p);
-}
-
-void process_charge_bytes(lua_State *L, size_t len)
-{
-    process_charge(L, 1 + len / PROCESS_CHARGE_BYTES_PER_UNIT);
-}
-
-size_t process_memory_room(lua_State *L)
-{
-    const struct process *p = state_process(L);
-    return p->limits.memory_cap - p->mem_used;
-}
-
-int process_budget_expired(lua_State *L)
-{
-    return state_process(L)->expired != EXPIRY_NONE;
-}
-
-int process_thread_stopped(lua_State *co)
-{
-    int st = lua_status(co);
-    return (lua_gethookmask(co) & LUA_MASKLINE) != 0 && st != LUA_OK && st != LUA_YIELD;
 }
 
 static void begin_call(struct process *p)
 {
-    ENCLAVED_ASSERT(!p->in_call);
-    p->in_call = 1;
-    p->work_used = 0;
-    p->expired = EXPIRY_NONE;
     p->mem_refused = 0;
-    p->unchecked = 0;
-    p->unchecked_calls = 0;
-    p->deadline_ms = platform_monotonic_ms() + (p->limits.hook_ms != 0 ? p->limits.hook_ms
-                                                                         : DEFAULT_HOOK_MS);
-    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, current_period(p));
+    budget_begin(&p->budget);
 }
 
 /* Trampoline: one full collection. [-1, +0, -] */
@@ -305,7 +139,7 @@ static int run_collect(lua_State *L)
 static void collect_after_memory_failure(struct process *p)
 {
     lua_settop(p->L, 0);
-    p->in_call = 0;
+    budget_end(&p->budget);
     begin_call(p);
     lua_pushcfunction(p->L, run_collect);               /* collect */
     lua_pushnil(p->L);                                  /* collect nil */
@@ -315,7 +149,7 @@ static void collect_after_memory_failure(struct process *p)
 static void end_call(struct process *p)
 {
     lua_settop(p->L, 0);
-    p->in_call = 0;
+    budget_end(&p->budget);
 }
 
 /* Trampoline for process_new: env, load (text only, named after the
@@ -327,7 +161,7 @@ static int run_chunk(lua_State *L)
     char chunk_name[PROCESS_NAME_MAX + 2];
 
     snprintf(chunk_name, sizeof(chunk_name), "=%s", c->p->name[0] != '\0' ? c->p->name : "app");
-    sandbox_push_env(L, c->p);                          /* c env */
+    sandbox_push_env(L, &c->p->identity);               /* c env */
     if (luaL_loadbufferx(L, (const char *)c->source, c->source_len, chunk_name, "t") !=
         LUA_OK) {
         return lua_error(L);                            /* c env err */
@@ -376,32 +210,32 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
     char detail[PROCESS_ERROR_MAX + 1];
     size_t len;
 
-    if (p->mem_refused || (lua_status == LUA_ERRMEM && p->expired == EXPIRY_NONE)) {
-        LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->id, what);
+    if (p->mem_refused || (lua_status == LUA_ERRMEM && p->budget.expired == BUDGET_LIVE)) {
+        LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->identity.pid, what);
         status_trail_set_detail("memory limit exceeded", 21);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "lua: memory limit exceeded");
     }
-    if (p->expired == EXPIRY_TIME) {
+    if (p->budget.expired == BUDGET_TIME) {
         static const char text[] = "time limit exceeded (max_hook_ms)";
-        LOG_D("process %u: %s: %s", (unsigned)p->id, what, text);
+        LOG_D("process %u: %s: %s", (unsigned)p->identity.pid, what, text);
         status_trail_set_detail(text, sizeof(text) - 1);
         FAIL(STATUS_DEADLINE_EXCEEDED, "lua: time limit exceeded");
     }
-    if (p->expired == EXPIRY_WORK) {
+    if (p->budget.expired == BUDGET_WORK) {
         static const char text[] = "instruction limit exceeded";
-        LOG_D("process %u: %s: %s", (unsigned)p->id, what, text);
+        LOG_D("process %u: %s: %s", (unsigned)p->identity.pid, what, text);
         status_trail_set_detail(text, sizeof(text) - 1);
         FAIL(STATUS_DEADLINE_EXCEEDED, "lua: instruction limit exceeded");
     }
     if (lua_type(p->L, -1) == LUA_TSTRING) {
         const char *text = lua_tolstring(p->L, -1, &len);
-        len = enclavelib_sanitize(detail, sizeof(detail), text, len);
+        len = text_sanitize(detail, sizeof(detail), text, len);
     } else {
         int n = snprintf(detail, sizeof(detail), "(error object is a %s value)",
                          luaL_typename(p->L, -1));
         len = n > 0 ? (size_t)n : 0;
     }
-    LOG_D("process %u: %s: %s", (unsigned)p->id, what, detail);
+    LOG_D("process %u: %s: %s", (unsigned)p->identity.pid, what, detail);
     status_trail_set_detail(detail, len);
     FAIL(plain, "lua: error raised");
 }
@@ -511,7 +345,7 @@ static status_t deliver_outputs(struct process *p)
         if (output_belongs(p, &out)) {
             p->host->deliver(p->host->ctx, p, &out);
         } else {
-            LOG_D("process %u: output %llu for closed channel %u dropped", (unsigned)p->id,
+            LOG_D("process %u: output %llu for closed channel %u dropped", (unsigned)p->identity.pid,
                   (unsigned long long)i, (unsigned)out.channel_id);
         }
         lua_settop(L, t);
@@ -534,7 +368,7 @@ static status_t enter_lua(struct process *p, lua_CFunction trampoline, struct ca
         return map_failure(p, rc, plain, what);
     }
     /* A coroutine may have swallowed the expiry and returned normally. */
-    if (p->expired != EXPIRY_NONE) {
+    if (p->budget.expired != BUDGET_LIVE) {
         return map_failure(p, LUA_ERRRUN, plain, what);
     }
     return STATUS_OK;
@@ -561,15 +395,14 @@ static void close_state(struct process *p)
 {
     /* Apps cannot set __gc, so lua_close runs no app code; should one
      * slip through, an expired budget stops it at its first instruction. */
-    p->expired = EXPIRY_WORK;
-    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, 1);
+    budget_stop(&p->budget);
     lua_close(p->L);
     ENCLAVED_ASSERT(p->mem_used == 0);
 }
 
 status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_t len,
                      const struct process_limits *limits, const struct process_host *host,
-                     struct process **out)
+                     const uint8_t *sealing_secret, struct process **out)
 {
     struct process *p;
     struct call c;
@@ -581,17 +414,19 @@ status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_
            STATUS_INVALID_ARGUMENT, "process host or limits missing");
     p = calloc(1, sizeof(*p));
     ENSURE(p != NULL, STATUS_RESOURCE_EXHAUSTED, "cannot allocate process");
-    p->id = id;
+    p->identity.pid = id;
+    p->identity.sealing_secret = sealing_secret;
     p->host = host;
     p->limits = *limits;
-    p->hook_period = limits->instructions == 0             ? 1
-                     : limits->instructions < HOOK_PERIOD ? (int)limits->instructions
-                                                          : HOOK_PERIOD;
+    p->budget.limit = limits->instructions;
+    p->budget.hook_ms = limits->hook_ms;
+    p->budget.memory_cap = limits->memory_cap;
+    p->budget.memory_used = &p->mem_used;
     if (name != NULL) {
         strncpy(p->name, name, PROCESS_NAME_MAX);
     }
     p->created_at = platform_time_micros();
-    if (mbedtls_sha256(source, len, p->code_hash, 0) != 0) {
+    if (mbedtls_sha256(source, len, p->identity.code_hash, 0) != 0) {
         free(p);
         FAIL(STATUS_INTERNAL, "cannot hash process source");
     }
@@ -601,6 +436,7 @@ status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_
         FAIL(STATUS_RESOURCE_EXHAUSTED, "cannot create Lua state");
     }
     lua_atpanic(p->L, on_panic);
+    budget_attach(&p->budget, p->L);
 
     memset(&c, 0, sizeof(c));
     c.p = p;
@@ -624,7 +460,7 @@ void process_free(struct process *p)
     if (p == NULL) {
         return;
     }
-    ENCLAVED_ASSERT(!p->in_call);
+    ENCLAVED_ASSERT(!p->budget.in_call);
     close_state(p);
     free(p);
 }
@@ -656,7 +492,7 @@ status_t process_handle_close(struct process *p, uint32_t channel_id)
 
 uint32_t process_id(const struct process *p)
 {
-    return p->id;
+    return p->identity.pid;
 }
 
 const char *process_name(const struct process *p)
@@ -666,12 +502,7 @@ const char *process_name(const struct process *p)
 
 const uint8_t *process_code_hash(const struct process *p)
 {
-    return p->code_hash;
-}
-
-const uint8_t *process_sealing_secret(const struct process *p)
-{
-    return p->host->sealing_secret;
+    return p->identity.code_hash;
 }
 
 size_t process_memory_used(const struct process *p)

@@ -4,10 +4,12 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "lua/charged.h"
-#include "lua/enclavelib.h"
-#include "lua/process.h"
 #include "base/log.h"
+#include "base/text.h"
+#include "lua/budget.h"
+#include "lua/charged.h"
+#include "lua/display.h"
+#include "lua/enclavelib.h"
 
 /* Base functions copied from the stock base library. print, setmetatable,
  * getmetatable, next, pairs, select, tonumber, tostring and xpcall are ours
@@ -114,93 +116,13 @@ static int base_setmetatable(lua_State *L)
     return 1;
 }
 
-/* Key of the registry's weak table that numbers objects for tostring. */
-static const char seq_key = 0;
-
-/* Pushes the per-process sequence number of collectable value i, giving it
- * the next number on first sight. [-0, +1, m] */
-static lua_Integer object_number(lua_State *L, int i)
-{
-    lua_Integer n;
-
-    i = lua_absindex(L, i);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &seq_key);    /* seq */
-    lua_pushvalue(L, i);                            /* seq obj */
-    if (lua_rawget(L, -2) == LUA_TNUMBER) {          /* seq n */
-        n = lua_tointeger(L, -1);
-        lua_pop(L, 2);                              /* */
-        return n;
-    }
-    lua_pop(L, 1);                                  /* seq */
-    lua_rawgeti(L, -1, 0);                          /* seq last */
-    n = lua_tointeger(L, -1) + 1;
-    lua_pop(L, 1);                                  /* seq */
-    lua_pushinteger(L, n);                          /* seq n */
-    lua_rawseti(L, -2, 0);                          /* seq */
-    lua_pushvalue(L, i);                            /* seq obj */
-    lua_pushinteger(L, n);                          /* seq obj n */
-    lua_rawset(L, -3);                              /* seq */
-    lua_pop(L, 1);                                  /* */
-    return n;
-}
-
-void sandbox_push_pointer_text(lua_State *L, int i)
-{
-    switch (lua_type(L, i)) {
-    case LUA_TTABLE:
-    case LUA_TFUNCTION:
-    case LUA_TTHREAD:
-    case LUA_TUSERDATA:
-        lua_pushfstring(L, "#%I", (LUAI_UACINT)object_number(L, i)); /* text */
-        break;
-    default:
-        lua_pushliteral(L, "(null)");                                /* text */
-        break;
-    }
-}
-
-void sandbox_tolstring(lua_State *L, int i)
-{
-    i = lua_absindex(L, i);
-    if (luaL_callmeta(L, i, "__tostring")) {         /* text */
-        if (!lua_isstring(L, -1)) {
-            luaL_error(L, "'__tostring' must return a string");
-        }
-        return;
-    }
-    switch (lua_type(L, i)) {
-    case LUA_TNUMBER:
-    case LUA_TSTRING:
-        lua_pushvalue(L, i);                        /* v */
-        (void)lua_tostring(L, -1);                  /* text */
-        break;
-    case LUA_TBOOLEAN:
-        lua_pushstring(L, lua_toboolean(L, i) ? "true" : "false"); /* text */
-        break;
-    case LUA_TNIL:
-        lua_pushliteral(L, "nil");                  /* text */
-        break;
-    default: {
-        int t = luaL_getmetafield(L, i, "__name");  /* [name] */
-        const char *kind = t == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, i);
-        lua_pushfstring(L, "%s: ", kind);           /* [name] prefix */
-        sandbox_push_pointer_text(L, i);            /* [name] prefix #n */
-        lua_concat(L, 2);                           /* [name] text */
-        if (t != LUA_TNIL) {
-            lua_remove(L, -2);                      /* text */
-        }
-        break;
-    }
-    }
-}
-
 /* tostring(v): as the stock one, but a table, function, thread or userdata
  * shows its per-process sequence number ("table: #3"), never an address.
  * [-0, +1, e] */
 static int base_tostring(lua_State *L)
 {
     luaL_checkany(L, 1);
-    sandbox_tolstring(L, 1);            /* v text */
+    display_tolstring(L, 1);            /* v text */
     return 1;
 }
 
@@ -209,7 +131,7 @@ static int base_tostring(lua_State *L)
 static int base_next(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    process_charge(L, 1);
+    budget_charge(L, 1);
     lua_settop(L, 2);                   /* t k */
     if (lua_next(L, 1)) {               /* t k' v */
         return 2;
@@ -247,7 +169,7 @@ static int base_select(lua_State *L)
     int n = lua_gettop(L);
     lua_Integer i;
 
-    process_charge(L, (uint64_t)n);
+    budget_charge(L, (uint64_t)n);
     if (lua_type(L, 1) == LUA_TSTRING && *lua_tostring(L, 1) == '#') {
         lua_pushinteger(L, n - 1);      /* ... count */
         return 1;
@@ -272,7 +194,7 @@ static int base_tonumber(lua_State *L)
     if (lua_type(L, 1) == LUA_TSTRING) {
         (void)lua_tolstring(L, 1, &len);
     }
-    process_charge(L, 1 + len / 4);
+    budget_charge(L, 1 + len / 4);
     lua_pushvalue(L, lua_upvalueindex(1));  /* args stock */
     lua_insert(L, 1);                       /* stock args */
     lua_call(L, lua_gettop(L) - 1, 1);      /* n */
@@ -285,7 +207,7 @@ static int base_tonumber(lua_State *L)
  * it gets the error object unchanged instead. [-1, +1, e] */
 static int xpcall_handler(lua_State *L)
 {
-    if (process_budget_expired(L)) {
+    if (budget_expired(L)) {
         return 1;                           /* err */
     }
     lua_pushvalue(L, lua_upvalueindex(1));  /* err h */
@@ -337,12 +259,12 @@ static int base_print(lua_State *L)
         if (i > 1) {
             luaL_addchar(&b, '\t');
         }
-        sandbox_tolstring(L, i);        /* ... piece */
+        display_tolstring(L, i);        /* ... piece */
         luaL_addvalue(&b);              /* ... */
     }
     luaL_pushresult(&b);                /* ... text */
     const char *text = lua_tolstring(L, -1, &len);
-    enclavelib_sanitize(line, sizeof(line), text, len);
+    text_sanitize(line, sizeof(line), text, len);
     LOG_D("process %u: %s", (unsigned)lua_tointeger(L, lua_upvalueindex(UPVALUE_PID)), line);
     return 0;
 }
@@ -410,7 +332,7 @@ static int coroutine_wrapped(lua_State *L)
         return r;
     }
     int status = lua_status(co);
-    if (status != LUA_OK && status != LUA_YIELD && !process_thread_stopped(co)) {
+    if (status != LUA_OK && status != LUA_YIELD && !budget_thread_stopped(co)) {
         status = lua_resetthread(co);           /* err; co: err' */
         lua_pop(L, 1);                          /* */
         lua_xmove(co, L, 1);                    /* err' */
@@ -443,7 +365,7 @@ static int coroutine_close_guarded(lua_State *L)
 {
     lua_State *co = lua_tothread(L, 1);
 
-    if (co != NULL && process_thread_stopped(co)) {
+    if (co != NULL && budget_thread_stopped(co)) {
         return luaL_error(L, "cannot close a coroutine that a limit stopped");
     }
     lua_pushvalue(L, lua_upvalueindex(1));      /* args close */
@@ -525,9 +447,9 @@ static void open_libs(lua_State *L, int env, int guard)
     STACK_GUARD_END(L, 0);
 }
 
-void sandbox_push_env(lua_State *L, const struct process *p)
+void sandbox_push_env(lua_State *L, const struct process_identity *id)
 {
-    uint32_t pid = process_id(p);
+    uint32_t pid = id->pid;
 
     STACK_GUARD_BEGIN(L);
     lua_createtable(L, 0, 64);                  /* env */
@@ -537,12 +459,7 @@ void sandbox_push_env(lua_State *L, const struct process *p)
     luaL_setfuncs(L, base_own, 1);              /* env */
     lua_pushvalue(L, env);                      /* env env */
     lua_setfield(L, env, "_G");                 /* env */
-    lua_createtable(L, 0, 1);                   /* env seq */
-    lua_createtable(L, 0, 1);                   /* env seq mt */
-    lua_pushliteral(L, "k");                    /* env seq mt "k" */
-    lua_setfield(L, -2, "__mode");              /* env seq mt */
-    lua_setmetatable(L, -2);                    /* env seq */
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &seq_key);/* env */
+    display_open(L);
 
     /* One shared guard metatable: {__metatable = false}. */
     lua_createtable(L, 0, 1);                   /* env guard */
@@ -556,7 +473,7 @@ void sandbox_push_env(lua_State *L, const struct process *p)
         lua_pushinteger(L, constants[i].value); /* env guard value */
         lua_setfield(L, env, constants[i].name);/* env guard */
     }
-    enclavelib_push(L, p);                      /* env guard enclave */
+    enclavelib_push(L, id);                     /* env guard enclave */
     lua_pushvalue(L, guard);                    /* env guard enclave guard */
     lua_setmetatable(L, -2);                    /* env guard enclave */
     lua_setfield(L, env, "enclave");            /* env guard */

@@ -28,23 +28,14 @@
 #define STACK_GUARD_END(L, delta) ((void)0)
 #endif
 
-struct process;
+#include "lua/identity.h"
 
-/* Pushes the env table for process p and installs it as the state's global
+/* Pushes the env table for the process id describes (borrowed; it outlives
+ * the state) and installs it as the state's global
  * table (the registry's LUA_RIDX_GLOBALS), so chunks loaded afterwards get it
  * as _ENV and the base library's full global table becomes garbage. Env and
  * library tables carry a protected metatable: apps can neither read nor
  * replace it. Call once per state, in protected mode. [-0, +1, m] */
-void sandbox_push_env(lua_State *L, const struct process *p);
-
-/* Pushes tostring(v) for the value at index i as apps see it: __tostring
- * when present, else the stock text, except that a table, function, thread
- * or userdata shows a per-process sequence number ("table: #3") instead of
- * its address. [-0, +1, e] */
-void sandbox_tolstring(lua_State *L, int i);
-/* Pushes what string.format's %p shows for the value at i: "#n" for a
- * table, function, thread or userdata, "(null)" for anything else.
- * [-0, +1, m] */
-void sandbox_push_pointer_text(lua_State *L, int i);
+void sandbox_push_env(lua_State *L, const struct process_identity *id);
 
 #endif
