@@ -16,6 +16,7 @@
 #include "lua/pattern.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -28,8 +29,7 @@ static void set_error(struct pattern_match *m, const char *text)
         return;
     }
     m->failed = PATTERN_MALFORMED;
-    strncpy(m->error, text, sizeof(m->error) - 1);
-    m->error[sizeof(m->error) - 1] = '\0';
+    snprintf(m->error, sizeof(m->error), "%s", text);
 }
 
 int pattern_match_charge(struct pattern_match *m, uint64_t steps)
