@@ -86,7 +86,7 @@ static void expect_text(struct client *c, uint32_t cid, const char *want)
 }
 
 /* The app every case runs: `prelude` at the top level, then a message
- * handler that echoes "echo", adds a 4 MB piece per "grow" (so long
+ * handler that echoes "echo", adds a 1 MB piece per "grow" (so long
  * strings are built in calls that each fit the deadline; the hostile call
  * joins them into the global `big`), and runs `body` for "go". */
 static char *build_app(const char *prelude, const char *body)
@@ -97,7 +97,7 @@ static char *build_app(const char *prelude, const char *body)
         "%s\n"
         "function HandleChannelMessage(cid, msg)\n"
         "  if msg == 'echo' then return {{cid, msg}} end\n"
-        "  if msg == 'grow' then pieces[#pieces + 1] = string.rep(K, 4000) return {{cid, 'grown'}} end\n"
+        "  if msg == 'grow' then pieces[#pieces + 1] = string.rep(K, 1000) return {{cid, 'grown'}} end\n"
         "  big = table.concat(pieces)\n"
         "  %s\n"
         "  return {{cid, 'survived'}}\n"
@@ -116,13 +116,13 @@ struct hostile_case {
     const char *body;
     status_t want;
     const char *reason_part;     /* substring of the close reason, or NULL */
-    int grow;                    /* "grow" messages before "go" (4 MB each) */
+    int grow;                    /* "grow" messages before "go" (1 MB each) */
     uint64_t memory_limit;       /* 0: MEMORY_LIMIT */
 };
 
 /* The memory cases run under a small cap, so the cap and not the clock is
  * what they hit. */
-#define SMALL (4u << 20)
+#define SMALL (1u << 20)
 
 /* Runs one case: the hostile message on one connection, a Ping on a
  * second sent while it runs; then the process must still echo. */
@@ -218,7 +218,7 @@ static const struct hostile_case corpus[] = {
      STATUS_DEADLINE_EXCEEDED, NULL, 0, 0},
     {"coroutine-spawn", "", "while true do coroutine.wrap(function() end)() end",
      STATUS_DEADLINE_EXCEEDED, NULL, 0, 0},
-    {"sort-comparator", "", "table.sort({3, 2, 1, 0}, function(a, b) " LOOP " end)",
+    {"sort-comparator", "", "table.sort({3, 2, 4, 0}, function(a, b) " LOOP " end)",
      STATUS_DEADLINE_EXCEEDED, NULL, 0, 0},
     {"gsub-callback", "", "string.gsub('abc', '.', function() " LOOP " end)",
      STATUS_DEADLINE_EXCEEDED, NULL, 0, 0},
@@ -275,25 +275,25 @@ static const struct hostile_case corpus[] = {
     {"growing-concat", "", "local s = '' while true do s = s .. 'xxxxxxxxxxxxxxxx' end",
      STATUS_DEADLINE_EXCEEDED, NULL, 0, 0},
     {"long-string-equality", "", "local a, b = big .. 'a', big .. 'b' while true do local _ = a == b end",
-     STATUS_DEADLINE_EXCEEDED, NULL, 5, 0},
+     STATUS_DEADLINE_EXCEEDED, NULL, 20, 0},
     {"long-string-less-than", "", "local a, b = big .. 'a', big .. 'b' while true do local _ = a < b end",
-     STATUS_DEADLINE_EXCEEDED, NULL, 5, 0},
+     STATUS_DEADLINE_EXCEEDED, NULL, 20, 0},
     {"tonumber-long", "", "local s = string.rep(' ', #big) while true do tonumber(s) end",
-     STATUS_DEADLINE_EXCEEDED, NULL, 3, 0},
+     STATUS_DEADLINE_EXCEEDED, NULL, 12, 0},
     {"arith-coercion", "", "local s = string.rep('1', #big) while true do pcall(function() return s + 1 end) end",
-     STATUS_DEADLINE_EXCEEDED, NULL, 3, 0},
-    {"utf8-len", "", "while true do utf8.len(big) end", STATUS_DEADLINE_EXCEEDED, NULL, 5, 0},
+     STATUS_DEADLINE_EXCEEDED, NULL, 12, 0},
+    {"utf8-len", "", "while true do utf8.len(big) end", STATUS_DEADLINE_EXCEEDED, NULL, 20, 0},
     {"utf8-codes", "", "while true do for p, c in utf8.codes(big) do end end",
-     STATUS_DEADLINE_EXCEEDED, NULL, 2, 0},
+     STATUS_DEADLINE_EXCEEDED, NULL, 8, 0},
     {"format-long", "", "while true do string.format('%s', big) end",
-     STATUS_DEADLINE_EXCEEDED, NULL, 5, 0},
-    {"upper-long", "", "while true do string.upper(big) end", STATUS_DEADLINE_EXCEEDED, NULL, 5, 0},
+     STATUS_DEADLINE_EXCEEDED, NULL, 20, 0},
+    {"upper-long", "", "while true do string.upper(big) end", STATUS_DEADLINE_EXCEEDED, NULL, 20, 0},
     {"byte-slice", "", "while true do string.byte(big, 1, 500000) end",
-     STATUS_DEADLINE_EXCEEDED, NULL, 1, 0},
+     STATUS_DEADLINE_EXCEEDED, NULL, 4, 0},
     {"sort-long-strings", "",
      "local t, b2 = {}, big .. 'y' for i = 1, 1000 do t[i] = i % 2 == 0 and big or b2 end "
      "while true do table.sort(t) end",
-     STATUS_DEADLINE_EXCEEDED, NULL, 2, 0},
+     STATUS_DEADLINE_EXCEEDED, NULL, 8, 0},
     {"sparse-next", "",
      "local t = {} for i = 1, 40000 do t[i * 2] = i end for i = 1, 39999 do t[i * 2] = nil end "
      "while true do next(t) end",
@@ -306,7 +306,7 @@ static const struct hostile_case corpus[] = {
      "local function f(...) while true do select(-1, ...) end end f(table.unpack({}, 1, 200000))",
      STATUS_DEADLINE_EXCEEDED, NULL, 0, 0},
     {"sha256-long", "", "while true do enclave.sha256(big, big) end", STATUS_DEADLINE_EXCEEDED,
-     NULL, 5, 0},
+     NULL, 20, 0},
     /* Memory. */
     {"rep-over-memory", "", "string.rep('x', 1e9)", STATUS_RESOURCE_EXHAUSTED, NULL, 0, SMALL},
     {"table-growth", "", "local t = {} while true do t[#t + 1] = {} end",
