@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "base/log.h"
 #include "core/core.h"
@@ -18,14 +19,14 @@ enum { PROTOCOL_VERSION = 1, ARENA_LEN = 64 * 1024 };
  * so one arena serves every session.
  */
 struct arena_block {
-    struct arena_block *next;
+    SLIST_ENTRY(arena_block) link;
     max_align_t data[];
 };
 
 static struct {
     max_align_t space[ARENA_LEN / sizeof(max_align_t)];
     size_t used;
-    struct arena_block *overflow;
+    SLIST_HEAD(, arena_block) overflow;
 } arena;
 
 static void *arena_alloc(void *ctx, size_t size)
@@ -43,8 +44,7 @@ static void *arena_alloc(void *ctx, size_t size)
     if (b == NULL) {
         return NULL;
     }
-    b->next = arena.overflow;
-    arena.overflow = b;
+    SLIST_INSERT_HEAD(&arena.overflow, b, link);
     return b->data;
 }
 
@@ -57,10 +57,11 @@ static void arena_free(void *ctx, void *p)
 
 static void arena_reset(void)
 {
-    while (arena.overflow != NULL) {
-        struct arena_block *next = arena.overflow->next;
-        free(arena.overflow);
-        arena.overflow = next;
+    struct arena_block *b;
+
+    while ((b = SLIST_FIRST(&arena.overflow)) != NULL) {
+        SLIST_REMOVE_HEAD(&arena.overflow, link);
+        free(b);
     }
     arena.used = 0;
 }
