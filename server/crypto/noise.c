@@ -24,8 +24,6 @@
 #include <string.h>
 
 #include <mbedtls/chachapoly.h>
-#include <mbedtls/hkdf.h>
-#include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
@@ -132,21 +130,85 @@ static status_t aead_decrypt(const uint8_t k[NOISE_KEY_LEN], uint64_t n, const u
     return STATUS_OK;
 }
 
-/* HKDF(ck, ikm, 2) of §4.3: out1 || out2 = 64 bytes. */
+/* HMAC-SHA256 (RFC 2104) for keys of at most one block (Noise's are 32
+ * bytes), on mbedTLS SHA-256 contexts in caller storage. mbedtls_hkdf and
+ * mbedtls_md_hmac_* allocate their contexts in mbedtls_md_setup, twice per
+ * HKDF step and so 12 times per NK handshake side (DESIGN §10: no
+ * allocation per handshake); this path allocates nothing. */
+enum { SHA256_BLOCK_LEN = 64 };
+
+struct hmac_sha256 {
+    mbedtls_sha256_context inner;
+    mbedtls_sha256_context outer;
+};
+
+static int hmac_start(struct hmac_sha256 *m, const uint8_t *key, size_t key_len)
+{
+    uint8_t pad[SHA256_BLOCK_LEN];
+    int rc;
+
+    ENCLAVED_ASSERT(key_len <= SHA256_BLOCK_LEN);
+    mbedtls_sha256_init(&m->inner);
+    mbedtls_sha256_init(&m->outer);
+    memset(pad, 0x36, sizeof(pad));
+    for (size_t i = 0; i < key_len; i++) {
+        pad[i] ^= key[i];
+    }
+    rc = mbedtls_sha256_starts(&m->inner, 0);
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m->inner, pad, sizeof(pad));
+    memset(pad, 0x5c, sizeof(pad));
+    for (size_t i = 0; i < key_len; i++) {
+        pad[i] ^= key[i];
+    }
+    rc = rc != 0 ? rc : mbedtls_sha256_starts(&m->outer, 0);
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m->outer, pad, sizeof(pad));
+    mbedtls_platform_zeroize(pad, sizeof(pad));
+    return rc;
+}
+
+/* Finishes the MAC into out and wipes both contexts. */
+static int hmac_finish(struct hmac_sha256 *m, int rc, uint8_t out[NOISE_HASH_LEN])
+{
+    uint8_t inner_hash[NOISE_HASH_LEN];
+
+    rc = rc != 0 ? rc : mbedtls_sha256_finish(&m->inner, inner_hash);
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m->outer, inner_hash, sizeof(inner_hash));
+    rc = rc != 0 ? rc : mbedtls_sha256_finish(&m->outer, out);
+    mbedtls_platform_zeroize(inner_hash, sizeof(inner_hash));
+    mbedtls_sha256_free(&m->inner);
+    mbedtls_sha256_free(&m->outer);
+    return rc;
+}
+
+/* HKDF(ck, ikm, 2) of §4.3 (RFC 5869 with salt = ck, empty info):
+ * temp_key = HMAC(ck, ikm); out1 = HMAC(temp_key, 0x01);
+ * out2 = HMAC(temp_key, out1 || 0x02). out1 may alias ck. */
 static status_t hkdf2(const uint8_t ck[NOISE_HASH_LEN], const uint8_t *ikm, size_t ikm_len,
                       uint8_t out1[NOISE_HASH_LEN], uint8_t out2[NOISE_HASH_LEN])
 {
-    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-    uint8_t okm[2 * NOISE_HASH_LEN];
+    static const uint8_t one = 0x01, two = 0x02;
+    struct hmac_sha256 m;
+    uint8_t temp_key[NOISE_HASH_LEN], t1[NOISE_HASH_LEN];
     int rc;
 
-    rc = mbedtls_hkdf(md, ck, NOISE_HASH_LEN, ikm, ikm_len, NULL, 0, okm, sizeof(okm));
+    rc = hmac_start(&m, ck, NOISE_HASH_LEN);
+    rc = rc != 0 || ikm_len == 0 ? rc : mbedtls_sha256_update(&m.inner, ikm, ikm_len);
+    rc = hmac_finish(&m, rc, temp_key);
+    rc = rc != 0 ? rc : hmac_start(&m, temp_key, sizeof(temp_key));
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m.inner, &one, 1);
+    rc = hmac_finish(&m, rc, t1);
+    rc = rc != 0 ? rc : hmac_start(&m, temp_key, sizeof(temp_key));
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m.inner, t1, sizeof(t1));
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m.inner, &two, 1);
+    rc = hmac_finish(&m, rc, out2);
     if (rc == 0) {
-        memcpy(out1, okm, NOISE_HASH_LEN);
-        memcpy(out2, okm + NOISE_HASH_LEN, NOISE_HASH_LEN);
+        memcpy(out1, t1, NOISE_HASH_LEN);
+    } else {
+        mbedtls_platform_zeroize(out2, NOISE_HASH_LEN);
     }
-    mbedtls_platform_zeroize(okm, sizeof(okm));
-    ENSURE(rc != MBEDTLS_ERR_MD_ALLOC_FAILED, STATUS_RESOURCE_EXHAUSTED, "hkdf out of memory");
+    mbedtls_platform_zeroize(temp_key, sizeof(temp_key));
+    mbedtls_platform_zeroize(t1, sizeof(t1));
+    /* The software SHA-256 cannot fail; if it ever does, say so. */
     ENSURE(rc == 0, STATUS_INTERNAL, "hkdf failed");
     return STATUS_OK;
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum value_kind { VALUE_U32, VALUE_U64, VALUE_LISTEN, VALUE_LOG_LEVEL };
+enum value_kind { VALUE_U32, VALUE_U64, VALUE_LISTEN, VALUE_LOG_LEVEL, VALUE_PEERS, VALUE_NAMES };
 
 struct key_spec {
     const char *name;
@@ -21,7 +21,7 @@ struct key_spec {
 #define FIELD(f) offsetof(struct config, f)
 
 static const struct key_spec keys[] = {
-    {"listen", VALUE_LISTEN, 0, 0, 0, "IPv4 address and port to listen on (127.0.0.1:7480)"},
+    {"listen", VALUE_LISTEN, 0, 0, 0, "IPv4 address (or localhost) and port to listen on (127.0.0.1:7480)"},
     {"max_frame", VALUE_U32, FIELD(max_frame), 64, 64u << 20, "largest frame, bytes (1048576)"},
     {"max_connections", VALUE_U32, FIELD(max_connections), 1, 1000000,
      "open connections at once (16384)"},
@@ -43,6 +43,14 @@ static const struct key_spec keys[] = {
     {"max_output_buffer", VALUE_U64, FIELD(max_output_buffer), 4096, UINT64_C(1) << 34,
      "unsent bytes held for one connection before it is dropped (16777216)"},
     {"log_level", VALUE_LOG_LEVEL, FIELD(log_level), 0, 0, "error, warn, info or debug (info)"},
+    {"peers", VALUE_PEERS, 0, 0, 0, "fleet members this server dials, HOST:PORT,... (none)"},
+    {"peer_apps", VALUE_NAMES, 0, 0, 0, "boot apps that get peer links, NAME,... (every boot app)"},
+    {"peer_connect_timeout_ms", VALUE_U32, FIELD(peer_connect_timeout_ms), 1, 3600000,
+     "time allowed for a peer link's TCP connect, ms (3000)"},
+    {"peer_backoff_min_ms", VALUE_U32, FIELD(peer_backoff_min_ms), 1, 3600000,
+     "first redial delay of a failed peer link, ms; doubles per failure (100)"},
+    {"peer_backoff_max_ms", VALUE_U32, FIELD(peer_backoff_max_ms), 1, 3600000,
+     "largest redial delay of a peer link, ms, before jitter (5000)"},
 };
 
 enum { KEY_COUNT = sizeof(keys) / sizeof(keys[0]) };
@@ -64,6 +72,9 @@ void config_defaults(struct config *cfg)
     cfg->handshake_timeout_ms = 10000;
     cfg->max_output_buffer = 16u << 20;
     cfg->log_level = LOG_INFO;
+    cfg->peer_connect_timeout_ms = 3000;
+    cfg->peer_backoff_min_ms = 100;
+    cfg->peer_backoff_max_ms = 5000;
 }
 
 static status_t parse_u64(const char *text, uint64_t *out)
@@ -87,7 +98,9 @@ static status_t parse_u64(const char *text, uint64_t *out)
     return STATUS_OK;
 }
 
-static status_t parse_listen(const char *text, struct config *cfg)
+/* ADDRESS:PORT of dotted IPv4 into host (CONFIG_HOST_MAX) and *port_out;
+ * both untouched on failure. */
+static status_t parse_address(const char *text, char *host_out, uint16_t *port_out)
 {
     const char *colon = strrchr(text, ':');
     uint64_t port = 0;
@@ -103,6 +116,11 @@ static status_t parse_listen(const char *text, struct config *cfg)
     ENSURE(port <= 65535, STATUS_INVALID_ARGUMENT, "port out of range");
     memcpy(host, text, host_len);
     host[host_len] = '\0';
+    /* The one name clients accept too (enclavectl --host localhost). */
+    if (strcmp(host, "localhost") == 0) {
+        snprintf(host, sizeof(host), "127.0.0.1");
+        host_len = strlen(host);
+    }
     /* sscanf's %u also takes blanks and signs ("1. +2.3.4"); allow only
      * digits and dots so the stored text is what inet_pton will accept. */
     ENSURE(strspn(host, "0123456789.") == host_len, STATUS_INVALID_ARGUMENT,
@@ -110,9 +128,106 @@ static status_t parse_listen(const char *text, struct config *cfg)
     ENSURE(sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a < 256 && b < 256 &&
                c < 256 && d < 256,
            STATUS_INVALID_ARGUMENT, "address must be dotted IPv4");
+    memcpy(host_out, host, host_len + 1);
+    *port_out = (uint16_t)port;
+    return STATUS_OK;
+}
+
+static status_t parse_listen(const char *text, struct config *cfg)
+{
+    char host[CONFIG_HOST_MAX];
+    uint16_t port = 0;
+
     /* Only a fully valid value replaces the old one. */
-    memcpy(cfg->listen_host, host, host_len + 1);
-    cfg->listen_port = (uint16_t)port;
+    TRY(parse_address(text, host, &port));
+    memcpy(cfg->listen_host, host, sizeof(host));
+    cfg->listen_port = port;
+    return STATUS_OK;
+}
+
+/* Calls item for each comma-separated, blank-trimmed element of text (at
+ * most max); an empty element is an error. */
+static status_t split_list(const char *text, size_t max,
+                           status_t (*item)(const char *elem, size_t index, void *ctx), void *ctx)
+{
+    char elem[CONFIG_LINE_MAX];
+    size_t count = 0;
+    const char *p = text;
+
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma != NULL ? comma : p + strlen(p);
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        ENSURE(end > p, STATUS_INVALID_ARGUMENT, "empty list element");
+        ENSURE(count < max, STATUS_INVALID_ARGUMENT, "too many list elements");
+        ENSURE((size_t)(end - p) < sizeof(elem), STATUS_INVALID_ARGUMENT, "list element too long");
+        memcpy(elem, p, (size_t)(end - p));
+        elem[end - p] = '\0';
+        TRY(item(elem, count, ctx));
+        count++;
+        if (comma == NULL) {
+            return STATUS_OK;
+        }
+        p = comma + 1;
+    }
+}
+
+static status_t peer_item(const char *elem, size_t index, void *ctx)
+{
+    struct config_peer *peers = ctx;
+
+    return parse_address(elem, peers[index].host, &peers[index].port);
+}
+
+static status_t count_items(const char *elem, size_t index, void *ctx)
+{
+    (void)elem;
+    *(size_t *)ctx = index + 1;
+    return STATUS_OK;
+}
+
+/* App names as the userdata tree allows them: the file name without .lua. */
+static status_t name_item(const char *elem, size_t index, void *ctx)
+{
+    char (*names)[CONFIG_APP_NAME_MAX] = ctx;
+    size_t len = strlen(elem);
+
+    ENSURE(len < CONFIG_APP_NAME_MAX, STATUS_INVALID_ARGUMENT, "app name too long");
+    ENSURE(strspn(elem, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") == len,
+           STATUS_INVALID_ARGUMENT, "bad app name");
+    memcpy(names[index], elem, len + 1);
+    return STATUS_OK;
+}
+
+static status_t parse_peers(const char *text, struct config *cfg)
+{
+    struct config_peer peers[CONFIG_PEERS_MAX];
+    size_t count = 0;
+
+    memset(peers, 0, sizeof(peers));
+    TRY(split_list(text, CONFIG_PEERS_MAX, peer_item, peers));
+    TRY(split_list(text, CONFIG_PEERS_MAX, count_items, &count));
+    memcpy(cfg->peers, peers, sizeof(peers));
+    cfg->peer_count = (uint32_t)count;
+    return STATUS_OK;
+}
+
+static status_t parse_names(const char *text, struct config *cfg)
+{
+    char names[CONFIG_PEER_APPS_MAX][CONFIG_APP_NAME_MAX];
+    size_t count = 0;
+
+    memset(names, 0, sizeof(names));
+    TRY(split_list(text, CONFIG_PEER_APPS_MAX, name_item, names));
+    TRY(split_list(text, CONFIG_PEER_APPS_MAX, count_items, &count));
+    memcpy(cfg->peer_apps, names, sizeof(names));
+    cfg->peer_app_count = (uint32_t)count;
     return STATUS_OK;
 }
 
@@ -126,6 +241,12 @@ static status_t apply_value(const struct key_spec *spec, struct config *cfg, con
     switch (spec->kind) {
     case VALUE_LISTEN:
         s = parse_listen(value, cfg);
+        break;
+    case VALUE_PEERS:
+        s = parse_peers(value, cfg);
+        break;
+    case VALUE_NAMES:
+        s = parse_names(value, cfg);
         break;
     case VALUE_LOG_LEVEL:
         s = log_parse_level(value, &level) == 0 ? STATUS_OK : STATUS_INVALID_ARGUMENT;
@@ -272,6 +393,10 @@ status_t config_validate(const struct config *cfg, char *err, size_t err_cap)
     if (cfg->default_memory_per_process > cfg->max_memory_per_process) {
         snprintf(err, err_cap, "default_memory_per_process exceeds max_memory_per_process");
         FAIL(STATUS_INVALID_ARGUMENT, "default memory over maximum");
+    }
+    if (cfg->peer_backoff_min_ms > cfg->peer_backoff_max_ms) {
+        snprintf(err, err_cap, "peer_backoff_min_ms exceeds peer_backoff_max_ms");
+        FAIL(STATUS_INVALID_ARGUMENT, "peer backoff minimum over maximum");
     }
     if (cfg->max_output_buffer < 2 * (uint64_t)cfg->max_frame) {
         snprintf(err, err_cap, "max_output_buffer must be at least 2 * max_frame");

@@ -17,6 +17,14 @@
 
 enum { CONFIG_HOST_MAX = 64, CONFIG_ERROR_MAX = 160, CONFIG_LINE_MAX = 512,
        CONFIG_TEXT_MAX = 64 * 1024 };
+/* Peer links (DESIGN §7): addresses this server dials, and the boot apps
+ * they are for. */
+enum { CONFIG_PEERS_MAX = 32, CONFIG_PEER_APPS_MAX = 16, CONFIG_APP_NAME_MAX = 64 };
+
+struct config_peer {
+    char host[CONFIG_HOST_MAX];   /* dotted IPv4 */
+    uint16_t port;
+};
 
 struct config {
     char listen_host[CONFIG_HOST_MAX];
@@ -33,6 +41,13 @@ struct config {
     uint32_t handshake_timeout_ms;
     uint64_t max_output_buffer;
     enum log_level log_level;
+    struct config_peer peers[CONFIG_PEERS_MAX];
+    uint32_t peer_count;
+    char peer_apps[CONFIG_PEER_APPS_MAX][CONFIG_APP_NAME_MAX]; /* none: every boot app */
+    uint32_t peer_app_count;
+    uint32_t peer_connect_timeout_ms;
+    uint32_t peer_backoff_min_ms;
+    uint32_t peer_backoff_max_ms;
 };
 
 /* Fills every field with its documented default. */

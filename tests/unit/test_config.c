@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include <check.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,11 @@ START_TEST(test_config_defaults_match_the_documented_values)
     ck_assert_uint_eq(cfg.handshake_timeout_ms, 10000);
     ck_assert_uint_eq(cfg.max_output_buffer, 16777216);
     ck_assert_int_eq(cfg.log_level, LOG_INFO);
+    ck_assert_uint_eq(cfg.peer_count, 0);
+    ck_assert_uint_eq(cfg.peer_app_count, 0);
+    ck_assert_uint_eq(cfg.peer_connect_timeout_ms, 3000);
+    ck_assert_uint_eq(cfg.peer_backoff_min_ms, 100);
+    ck_assert_uint_eq(cfg.peer_backoff_max_ms, 5000);
     ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), STATUS_OK);
 }
 END_TEST
@@ -64,6 +70,9 @@ static const struct {
     {"max_message = 16", F(max_message), 16},
     {"handshake_timeout_ms = 3600000", F(handshake_timeout_ms), 3600000},
     {"max_output_buffer = 16G", F(max_output_buffer), UINT64_C(16) << 30},
+    {"peer_connect_timeout_ms = 1", F(peer_connect_timeout_ms), 1},
+    {"peer_backoff_min_ms = 250", F(peer_backoff_min_ms), 250},
+    {"peer_backoff_max_ms = 3600000", F(peer_backoff_max_ms), 3600000},
     /* Suffixes, both cases, and blanks around the '='. */
     {"max_frame=2M", F(max_frame), 2u << 20},
     {"max_frame\t=\t2m  ", F(max_frame), 2u << 20},
@@ -102,6 +111,10 @@ START_TEST(test_config_sets_listen_and_log_level)
     ck_assert_int_eq(config_set(&cfg, "listen", "10.1.2.3:65535", err, sizeof(err)), STATUS_OK);
     ck_assert_str_eq(cfg.listen_host, "10.1.2.3");
     ck_assert_uint_eq(cfg.listen_port, 65535);
+    /* localhost, the one name enclavectl --host takes too, is 127.0.0.1. */
+    ck_assert_int_eq(config_set(&cfg, "listen", "localhost:7480", err, sizeof(err)), STATUS_OK);
+    ck_assert_str_eq(cfg.listen_host, "127.0.0.1");
+    ck_assert_uint_eq(cfg.listen_port, 7480);
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(config_set(&cfg, "log_level", levels[i], err, sizeof(err)), STATUS_OK);
         ck_assert_int_eq(cfg.log_level, i);
@@ -140,8 +153,10 @@ static const struct {
     {"log_level = DEBUG", STATUS_INVALID_ARGUMENT, "line 1: log_level: bad value 'DEBUG'"},
     {"listen = 127.0.0.1", STATUS_INVALID_ARGUMENT, "line 1: listen: bad value '127.0.0.1'"},
     {"listen = :80", STATUS_INVALID_ARGUMENT, "line 1: listen: bad value ':80'"},
-    {"listen = localhost:80", STATUS_INVALID_ARGUMENT,
-     "line 1: listen: bad value 'localhost:80'"},
+    {"listen = example.com:80", STATUS_INVALID_ARGUMENT,
+     "line 1: listen: bad value 'example.com:80'"},
+    {"listen = localhost.:80", STATUS_INVALID_ARGUMENT,
+     "line 1: listen: bad value 'localhost.:80'"},
     {"listen = 1.2.3.256:80", STATUS_INVALID_ARGUMENT,
      "line 1: listen: bad value '1.2.3.256:80'"},
     {"listen = 1.2.3:80", STATUS_INVALID_ARGUMENT, "line 1: listen: bad value '1.2.3:80'"},
@@ -152,6 +167,22 @@ static const struct {
     {"listen = 1.+2.3.4:80", STATUS_INVALID_ARGUMENT,
      "line 1: listen: bad value '1.+2.3.4:80'"},
     {"listen = [::1]:80", STATUS_INVALID_ARGUMENT, "line 1: listen: bad value '[::1]:80'"},
+    {"peers = 10.0.0.1:7480,", STATUS_INVALID_ARGUMENT,
+     "line 1: peers: bad value '10.0.0.1:7480,'"},
+    {"peers = ,10.0.0.1:7480", STATUS_INVALID_ARGUMENT,
+     "line 1: peers: bad value ',10.0.0.1:7480'"},
+    {"peers = 10.0.0.1:7480,,10.0.0.2:1", STATUS_INVALID_ARGUMENT,
+     "line 1: peers: bad value '10.0.0.1:7480,,10.0.0.2:1'"},
+    {"peers = peer.example:7480", STATUS_INVALID_ARGUMENT,
+     "line 1: peers: bad value 'peer.example:7480'"},
+    {"peers = 10.0.0.1", STATUS_INVALID_ARGUMENT, "line 1: peers: bad value '10.0.0.1'"},
+    {"peers = 10.0.0.1:70000", STATUS_INVALID_ARGUMENT,
+     "line 1: peers: bad value '10.0.0.1:70000'"},
+    {"peer_apps = a/b", STATUS_INVALID_ARGUMENT, "line 1: peer_apps: bad value 'a/b'"},
+    {"peer_apps = a,,b", STATUS_INVALID_ARGUMENT, "line 1: peer_apps: bad value 'a,,b'"},
+    {"peer_apps = a b", STATUS_INVALID_ARGUMENT, "line 1: peer_apps: bad value 'a b'"},
+    {"peer_backoff_min_ms = 0", STATUS_INVALID_ARGUMENT,
+     "line 1: peer_backoff_min_ms: 0 is outside 1..3600000"},
 };
 
 START_TEST(test_config_rejects_malformed_text_with_line_number)
@@ -164,6 +195,46 @@ START_TEST(test_config_rejects_malformed_text_with_line_number)
     ck_assert_int_eq(config_parse(&cfg, text, strlen(text), err, sizeof(err)),
                      bad_texts[_i].want);
     ck_assert_str_eq(err, bad_texts[_i].err);
+}
+END_TEST
+
+START_TEST(test_config_sets_peers_and_peer_apps)
+{
+    struct config cfg;
+    char err[CONFIG_ERROR_MAX] = "";
+    char many[CONFIG_LINE_MAX] = "";
+    const char text[] = "peers = 10.0.0.1:7481, 10.0.0.2:7482 ,10.0.0.3:0\n"
+                        "peer_apps = pinvault,echo-2.v1\n";
+
+    config_defaults(&cfg);
+    ck_assert_int_eq(config_parse(&cfg, text, strlen(text), err, sizeof(err)), STATUS_OK);
+    ck_assert_uint_eq(cfg.peer_count, 3);
+    ck_assert_str_eq(cfg.peers[0].host, "10.0.0.1");
+    ck_assert_uint_eq(cfg.peers[0].port, 7481);
+    ck_assert_str_eq(cfg.peers[1].host, "10.0.0.2");
+    ck_assert_uint_eq(cfg.peers[1].port, 7482);
+    ck_assert_str_eq(cfg.peers[2].host, "10.0.0.3");
+    ck_assert_uint_eq(cfg.peers[2].port, 0);
+    ck_assert_uint_eq(cfg.peer_app_count, 2);
+    ck_assert_str_eq(cfg.peer_apps[0], "pinvault");
+    ck_assert_str_eq(cfg.peer_apps[1], "echo-2.v1");
+    /* A later value replaces the list; a bad one leaves it as it was. */
+    ck_assert_int_eq(config_set(&cfg, "peers", "1.2.3.4:5", err, sizeof(err)), STATUS_OK);
+    ck_assert_uint_eq(cfg.peer_count, 1);
+    ck_assert_int_eq(config_set(&cfg, "peers", "1.2.3.4:5,x", err, sizeof(err)),
+                     STATUS_INVALID_ARGUMENT);
+    ck_assert_uint_eq(cfg.peer_count, 1);
+    ck_assert_str_eq(cfg.peers[0].host, "1.2.3.4");
+    /* CONFIG_PEERS_MAX addresses fit; one more does not. */
+    for (int i = 0; i < CONFIG_PEERS_MAX; i++) {
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s1.1.1.%d:1",
+                 i > 0 ? "," : "", i);
+    }
+    ck_assert_int_eq(config_set(&cfg, "peers", many, err, sizeof(err)), STATUS_OK);
+    ck_assert_uint_eq(cfg.peer_count, CONFIG_PEERS_MAX);
+    strcat(many, ",2.2.2.2:2");
+    ck_assert_int_eq(config_set(&cfg, "peers", many, err, sizeof(err)), STATUS_INVALID_ARGUMENT);
+    ck_assert_uint_eq(cfg.peer_count, CONFIG_PEERS_MAX);
 }
 END_TEST
 
@@ -227,6 +298,9 @@ static const struct {
     {"max_output_buffer = 2M\n", STATUS_OK, ""},
     {"max_output_buffer = 2097151\n", STATUS_INVALID_ARGUMENT,
      "max_output_buffer must be at least 2 * max_frame"},
+    {"peer_backoff_min_ms = 5000\n", STATUS_OK, ""},
+    {"peer_backoff_min_ms = 5001\n", STATUS_INVALID_ARGUMENT,
+     "peer_backoff_min_ms exceeds peer_backoff_max_ms"},
 };
 
 START_TEST(test_config_validate_checks_relations)
@@ -256,7 +330,7 @@ START_TEST(test_config_key_table_is_complete)
         ck_assert_msg(strncmp(err, "unknown key", 11) != 0, "%s", config_key_name(n));
         n++;
     }
-    ck_assert_uint_eq(n, 13);
+    ck_assert_uint_eq(n, 18);
     ck_assert_ptr_null(config_key_help(n));
 }
 END_TEST
@@ -272,6 +346,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_sets_listen_and_log_level);
     tcase_add_loop_test(tc, test_config_rejects_malformed_text_with_line_number, 0,
                         (int)(sizeof(bad_texts) / sizeof(bad_texts[0])));
+    tcase_add_test(tc, test_config_sets_peers_and_peer_apps);
     tcase_add_test(tc, test_config_failed_listen_keeps_the_old_value);
     tcase_add_test(tc, test_config_rejects_nul_long_lines_and_large_text);
     tcase_add_loop_test(tc, test_config_validate_checks_relations, 0,
