@@ -12,6 +12,7 @@
 // usage: node lifecycle-bench.mjs --server ENCLAVED --gateway GATEWAY --proto PROTO
 //            [--io uv|poll] [--workers 16] [--seconds 5] [--rounds 3]
 
+import fs from 'node:fs';
 import path from 'node:path';
 
 import * as E from './enclaved.mjs';
@@ -78,9 +79,21 @@ function lifecycleGateway() {
   });
 }
 
+// utime + stime of a child, in seconds (Linux /proc; 0 elsewhere).
+function cpuSeconds(child) {
+  try {
+    const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 async function run(mode) {
   const deadline = Date.now() + seconds * 1000;
   let done = 0;
+  const cpu0 = [cpuSeconds(server.child), cpuSeconds(gateway.child), process.cpuUsage()];
   const start = process.hrtime.bigint();
   await Promise.all(Array.from({ length: workers }, async () => {
     const shared = mode === 'tcp-shared' ? await E.Connection.open(pb, server.port) : null;
@@ -99,8 +112,13 @@ async function run(mode) {
     shared?.close();
   }));
   const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  const us = (x) => (x * 1e6 / done).toFixed(0);
+  const client = process.cpuUsage(cpu0[2]);
   console.log(`${mode.padEnd(10)} io=${io} workers=${workers}: ${done} lifecycles in ` +
-              `${secs.toFixed(2)} s = ${(done / secs).toFixed(0)} /s`);
+              `${secs.toFixed(2)} s = ${(done / secs).toFixed(0)} /s; CPU us per lifecycle: ` +
+              `enclaved ${us(cpuSeconds(server.child) - cpu0[0])}, ` +
+              `gateway ${us(cpuSeconds(gateway.child) - cpu0[1])}, ` +
+              `node client ${us((client.user + client.system) / 1e6)}`);
   return done / secs;
 }
 
