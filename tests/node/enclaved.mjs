@@ -80,6 +80,8 @@ export async function spawnReady(argv, pattern, logPath, timeoutMs = 10000) {
 }
 
 export function startServer(binary, io, dir, extra = []) {
+  // scripts/cross-ppc runs the suite against the ppc server under qemu.
+  binary = process.env.ENCLAVED_TEST_SERVER || binary;
   return spawnReady([binary, '--listen', '127.0.0.1:0', '--io', io, '--ephemeral-keys', ...extra],
                     /enclaved: listening on [0-9.]+:([0-9]+)\n/,
                     path.join(dir, `enclaved-${io}.log`));
