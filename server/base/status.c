@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
+
 struct trail_slot {
     const char *why;
     const char *file;
@@ -69,17 +71,9 @@ status_t status_trail_push(status_t s, const char *why, const char *file, int li
 
 void status_trail_set_detail(const char *text, size_t len)
 {
-    if (len >= sizeof(trail.detail)) {
-        len = sizeof(trail.detail) - 1;
-    }
     /* Detail goes on the wire as a protobuf string, which must be UTF-8, and
      * into logs: keep printable ASCII only. */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        trail.detail[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    trail.detail[len] = '\0';
-    trail.detail_len = len;
+    trail.detail_len = text_sanitize(trail.detail, sizeof(trail.detail), text, len);
 }
 
 const char *status_trail_message(void)

@@ -42,7 +42,14 @@ typedef enum {
 #undef STATUS_ENUM
 } status_t;
 
-enum { STATUS_COUNT = 17, STATUS_TRAIL_SLOTS = 6, STATUS_DETAIL_CAP = 256 };
+/* The codes are numbered 0 .. STATUS_COUNT - 1 without gaps (gRPC's). */
+enum {
+#define STATUS_ONE(name, num, msg) +1
+    STATUS_COUNT = 0 STATUS_LIST(STATUS_ONE),
+#undef STATUS_ONE
+};
+
+enum { STATUS_TRAIL_SLOTS = 6, STATUS_DETAIL_CAP = 256 };
 
 /* "INVALID_ARGUMENT"; "UNKNOWN_STATUS" for a number outside the list. */
 const char *status_name(status_t s);

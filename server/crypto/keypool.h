@@ -6,6 +6,8 @@
  * instead of three. The ephemeral key depends on nothing the peer sends,
  * which is what makes it safe to compute ahead. When the ring is empty (or
  * the pool was never started, as in unit tests) callers generate inline.
+ * The thread refills in batches: it sleeps while the ring is more than half
+ * full, so it wakes once per capacity / 2 handshakes, not once per pair.
  *
  * Ownership: the pool is process-wide. keypool_take copies a pair out and
  * wipes its slot; keypool_stop joins the thread and wipes the ring. The
