@@ -303,7 +303,8 @@ static void handle_reset(const struct caller *c, uint64_t id)
     LOG_I("reset: %zu processes destroyed", count);
 }
 
-static void handle_channel_open(const struct caller *c, uint64_t id, const Enclaved__ChannelOpen *req)
+static void handle_channel_open(const struct caller *c, uint64_t id,
+                                const Enclaved__ChannelOpen *req)
 {
     struct core *core = c->core;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
