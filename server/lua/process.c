@@ -19,6 +19,10 @@
  * `instructions`, if smaller) and charges that many to the call's budget. */
 enum { HOOK_PERIOD = 1000 };
 
+/* The details of the two limit errors, on the wire as the close reason. */
+#define INSTRUCTION_LIMIT "instruction limit exceeded"
+#define MEMORY_LIMIT "memory limit exceeded"
+
 struct process {
     lua_State *L;
     const struct process_host *host;
@@ -218,12 +222,12 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
 
     if (p->insn_expired) {
         LOG_D("process %u: %s: instruction limit exceeded", (unsigned)p->identity.pid, what);
-        status_trail_set_detail("instruction limit exceeded", 26);
+        status_trail_set_detail(INSTRUCTION_LIMIT, sizeof(INSTRUCTION_LIMIT) - 1);
         FAIL(STATUS_DEADLINE_EXCEEDED, "lua: instruction limit exceeded");
     }
     if (lua_status == LUA_ERRMEM || p->mem_refused) {
         LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->identity.pid, what);
-        status_trail_set_detail("memory limit exceeded", 21);
+        status_trail_set_detail(MEMORY_LIMIT, sizeof(MEMORY_LIMIT) - 1);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "lua: memory limit exceeded");
     }
     if (lua_type(p->L, -1) == LUA_TSTRING) {
