@@ -204,8 +204,12 @@ static status_t boot_apps(struct core *core, const struct userdata *ud)
         status_trail_reset();
         s = procs_create(core->processes, app->name, app->source, app->len, 0, &p);
         if (s != STATUS_OK) {
+            struct status_report r;
+
+            status_trail_take(&r);
             fprintf(stderr, "enclaved: apps/%s.lua: %s: %s\n", app->name, status_name(s),
-                    status_trail_message());
+                    r.message);
+            LOG_D("apps/%s.lua: %s", app->name, r.trail);
             return s;
         }
     }
@@ -240,6 +244,7 @@ int main(int argc, char **argv)
     struct userdata ud;
     struct keystore *ks = NULL;
     struct core *core = NULL;
+    struct status_report report;
     int rc;
 
     memset(&opt, 0, sizeof(opt));
@@ -262,8 +267,10 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     rc = 1;
+    status_trail_reset();
     if (rng_init() != STATUS_OK) {
-        LOG_E("no entropy: %s", status_trail_message());
+        status_trail_take(&report);
+        LOG_E("no entropy: %s", report.trail);
         goto out;
     }
     /* Opens the RSS source now, so GetStats opens no file after startup. */
@@ -287,12 +294,13 @@ int main(int argc, char **argv)
     mbedtls_platform_zeroize(ud.static_private, sizeof(ud.static_private));
     mbedtls_platform_zeroize(ud.sealing_secret, sizeof(ud.sealing_secret));
     if (keypool_start(KEYPOOL_DEFAULT_CAPACITY) != STATUS_OK) {
-        LOG_W("no ephemeral key pool: %s; handshakes generate keys inline",
-              status_trail_message());
+        status_trail_take(&report);
+        LOG_W("no ephemeral key pool: %s; handshakes generate keys inline", report.trail);
     }
     status_trail_reset();
     if (core_new(&cfg, ks, &core) != STATUS_OK) {
-        LOG_E("cannot create the server core: %s", status_trail_message());
+        status_trail_take(&report);
+        LOG_E("cannot create the server core: %s", report.trail);
         goto out;
     }
     if (boot_apps(core, &ud) != STATUS_OK) {

@@ -13,7 +13,8 @@ struct trail_slot {
     int line;
 };
 
-static struct {
+/* One per thread: the loop's, and the key-pool worker's own (status.h). */
+static __thread struct {
     struct trail_slot slots[STATUS_TRAIL_SLOTS];
     size_t count;
     char detail[STATUS_DETAIL_CAP];
@@ -97,8 +98,10 @@ void status_trail_format(char *buf, size_t cap)
     buf[0] = '\0';
     for (size_t i = trail.count; i > 0; i--) {
         const struct trail_slot *slot = &trail.slots[i - 1];
+        /* __FILE__ is relative to the build directory: keep server/... */
+        const char *file = strstr(slot->file, "server/");
         int n = snprintf(buf + used, cap - used, "%s%s (%s:%d)", used ? ": " : "",
-                         slot->why, slot->file, slot->line);
+                         slot->why, file != NULL ? file : slot->file, slot->line);
         if (n < 0 || (size_t)n >= cap - used) {
             return;
         }
@@ -107,6 +110,13 @@ void status_trail_format(char *buf, size_t cap)
     if (trail.detail_len > 0) {
         snprintf(buf + used, cap - used, "%s%s", used ? ": " : "", trail.detail);
     }
+}
+
+void status_trail_take(struct status_report *r)
+{
+    snprintf(r->message, sizeof(r->message), "%s", status_trail_message());
+    status_trail_format(r->trail, sizeof(r->trail));
+    status_trail_reset();
 }
 
 void status_assert_failed(const char *expr, const char *file, int line)

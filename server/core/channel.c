@@ -184,12 +184,14 @@ static void close_channel(struct channel_table *t, struct channel *ch, status_t 
     free_channel(ch);
     LOG_D("channel %u closed: %s %s", id, status_name(status), reason);
     if (run_close_hook && was_open) {
-        status_trail_reset();
         status_t st = process_handle_close(lua, id);
         if (st != STATUS_OK) {
+            struct status_report r;
+
+            status_trail_take(&r);
             t->stats->lua_errors++;
             LOG_I("process %u: HandleChannelClose(%u) failed: %s: %s", process_id(lua), id,
-                  status_name(st), status_trail_message());
+                  status_name(st), r.trail);
         }
     }
     if (notify_owner) {
@@ -201,10 +203,10 @@ static void close_channel(struct channel_table *t, struct channel *ch, status_t 
  * the bounded Lua message. The channel may already be gone (Lua closed it). */
 static void fail_hook(struct channel_table *t, uint32_t id, status_t status)
 {
-    char reason[STATUS_DETAIL_CAP];
+    struct status_report r;
     struct channel *ch;
 
-    snprintf(reason, sizeof(reason), "%s", status_trail_message());
+    status_trail_take(&r);
     if (status == STATUS_RESOURCE_EXHAUSTED || status == STATUS_DEADLINE_EXCEEDED) {
         t->stats->limit_hits++;
     } else {
@@ -215,22 +217,26 @@ static void fail_hook(struct channel_table *t, uint32_t id, status_t status)
         return;
     }
     LOG_I("channel %u: process %u hook failed: %s: %s", id, process_id(ch->group->process),
-          status_name(status), reason);
+          status_name(status), r.trail);
     /* DESIGN §5: Lua hears of every close it did not make itself, so a
      * broadcast app drops the id of a channel its own error closed. */
-    close_channel(t, ch, status, reason, 1, 1);
+    close_channel(t, ch, status, r.message, 1, 1);
 }
 
-/* Crypto failures get a fixed reason on the wire; the detail is logged. */
+/* Crypto failures get a fixed reason on the wire; the detail (why, and the
+ * trail of the crypto call) is logged. */
 static void fail_crypto(struct channel_table *t, struct channel *ch, status_t status,
                         const char *why)
 {
     const char *reason = status == STATUS_DATA_LOSS ? "decrypt failed" : "handshake failed";
+    struct status_report r;
 
+    status_trail_take(&r);
     if (ch->crypto->hs != NULL) {
         t->stats->handshakes_failed++;
     }
-    LOG_I("channel %u: %s: %s", ch->id, reason, why);
+    LOG_I("channel %u: %s: %s%s%s", ch->id, reason, why, r.trail[0] != '\0' ? ": " : "",
+          r.trail);
     /* Lua hears of it only if HandleChannelCreate ran (a failed decrypt
      * after the handshake), never for a failed handshake. */
     close_channel(t, ch, status, reason, 1, 1);
@@ -243,7 +249,6 @@ static void open_for_lua(struct channel_table *t, struct channel *ch)
     status_t st;
 
     ch->open = 1;
-    status_trail_reset();
     st = process_handle_create(ch->group->process, id, lua_type_of[ch->type]);
     if (st != STATUS_OK) {
         fail_hook(t, id, st);
@@ -424,7 +429,6 @@ static void deliver_message(struct channel_table *t, struct channel *ch, const u
 {
     status_t st;
 
-    status_trail_reset();
     st = process_handle_message(ch->group->process, ch->id, data, len);
     if (st != STATUS_OK) {
         fail_hook(t, ch->id, st);
@@ -467,10 +471,9 @@ void channel_input(struct channel_table *t, struct channel_owner *o, uint32_t id
         close_channel(t, ch, STATUS_RESOURCE_EXHAUSTED, "out of memory", 0, 1);
         return;
     }
-    status_trail_reset();
     if (noise_transport_decrypt(&cr->transport, data, len, plain, len, &plain_len) != STATUS_OK) {
         /* The wire gets "decrypt failed"; the log says which rule it broke. */
-        fail_crypto(t, ch, STATUS_DATA_LOSS, status_trail_message());
+        fail_crypto(t, ch, STATUS_DATA_LOSS, "transport message failed to decrypt");
         return;
     }
     deliver_message(t, ch, plain, plain_len);
@@ -535,6 +538,10 @@ static void host_deliver(void *ctx, struct process *p, const struct process_outp
     if (sealed == NULL ||
         noise_transport_encrypt(&ch->crypto->transport, out->data, out->len, sealed, sealed_len,
                                 &sealed_len) != STATUS_OK) {
+        struct status_report r;
+
+        status_trail_take(&r);
+        LOG_W("channel %u: cannot encrypt: %s", ch->id, r.trail);
         close_channel(t, ch, STATUS_INTERNAL, "cannot encrypt", 0, 1);
         return;
     }

@@ -9,7 +9,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "base/log.h"
-#include "platform/platform.h"
+#include "crypto/rng.h"
 
 struct key_pair {
     uint8_t private_key[X25519_KEY_LEN];
@@ -29,12 +29,6 @@ static struct {
     int running;
     mbedtls_ctr_drbg_context drbg;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .not_full = PTHREAD_COND_INITIALIZER};
-
-static int entropy_cb(void *ctx, unsigned char *buf, size_t len)
-{
-    (void)ctx;
-    return platform_entropy(buf, len) == STATUS_OK ? 0 : -1;
-}
 
 static void *fill_ring(void *unused)
 {
@@ -85,7 +79,7 @@ status_t keypool_start(size_t capacity)
     pool.refilling = 1;
     pool.stop = 0;
     mbedtls_ctr_drbg_init(&pool.drbg);
-    if (mbedtls_ctr_drbg_seed(&pool.drbg, entropy_cb, NULL, personalization,
+    if (mbedtls_ctr_drbg_seed(&pool.drbg, rng_entropy, NULL, personalization,
                               sizeof(personalization) - 1) != 0 ||
         pthread_create(&pool.thread, NULL, fill_ring, NULL) != 0) {
         mbedtls_ctr_drbg_free(&pool.drbg);

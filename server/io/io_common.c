@@ -52,8 +52,11 @@ status_t io_conn_open(struct io_loop *l, struct io_conn *c, uint8_t *refusal, si
     status_trail_reset();
     st = session_new(l->core, wake, c, &c->session);
     if (st != STATUS_OK) {
-        LOG_D("refusing a connection: %s", status_trail_message());
-        *refusal_len = encode_refusal(st, refusal, cap);
+        struct status_report r;
+
+        status_trail_take(&r);
+        LOG_D("refusing a connection: %s", r.trail);
+        *refusal_len = encode_refusal(st, r.message, refusal, cap);
         return st;
     }
     return STATUS_OK;

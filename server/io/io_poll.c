@@ -237,6 +237,7 @@ static void compact(struct poll_server *srv)
 static void begin_shutdown(struct poll_server *srv)
 {
     LOG_I("signal %d: shutting down", (int)stop_requested);
+    status_trail_reset();
     srv->shutting_down = 1;
     srv->grace_deadline = platform_monotonic_ms() + IO_SHUTDOWN_GRACE_MS;
     close(srv->fds[0].fd);
@@ -303,6 +304,8 @@ static void run_loop(struct poll_server *srv)
             LOG_E("poll failed: %s", strerror(errno));
             break;
         }
+        /* Each event that enters the core starts a fresh trail. */
+        status_trail_reset();
         core_run_timers(srv->core, platform_monotonic_ms());
         if (n > 0) {
             for (size_t i = 1; i < srv->count; i++) {
@@ -312,6 +315,7 @@ static void run_loop(struct poll_server *srv)
                 if (c->base.session == NULL || ev == 0) {
                     continue;
                 }
+                status_trail_reset();
                 if (ev & POLLOUT) {
                     flush_conn(c);
                 }

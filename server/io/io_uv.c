@@ -129,6 +129,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = (struct conn *)stream;
 
+    /* Each libuv callback that enters the core starts a fresh trail. */
+    status_trail_reset();
     if (nread < 0) {
         if (nread != UV_EOF) {
             LOG_D("connection read error: %s", uv_strerror((int)nread));
@@ -161,6 +163,7 @@ static void on_write(uv_write_t *req, int status)
 {
     struct conn *c = req->data;
 
+    status_trail_reset();
     c->writing = 0;
     if (status < 0) {
         LOG_D("connection write error: %s", uv_strerror(status));
@@ -298,6 +301,7 @@ static void on_grace_expired(uv_timer_t *t)
     struct uv_server *srv = t->data;
 
     LOG_W("shutdown grace period over; closing the remaining connections");
+    status_trail_reset();
     while (!LIST_EMPTY(&srv->conns)) {
         close_conn(LIST_FIRST(&srv->conns));
     }
@@ -310,6 +314,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     struct conn *c, *next;
 
     LOG_I("signal %d: shutting down", signum);
+    status_trail_reset();
     srv->shutting_down = 1;
     uv_close((uv_handle_t *)&srv->listener, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
@@ -335,6 +340,7 @@ static void on_timer(uv_timer_t *t)
 {
     struct uv_server *srv = t->data;
 
+    status_trail_reset();
     core_run_timers(srv->core, platform_monotonic_ms());
     after_core(srv);
 }

@@ -20,6 +20,10 @@
  * result is when a C function runs long. */
 enum { CLOCK_CHECK_ALLOC = 64 * 1024 };
 
+/* The details of the two limit errors, on the wire as the close reason. */
+#define INSTRUCTION_LIMIT "instruction limit exceeded"
+#define MEMORY_LIMIT "memory limit exceeded"
+
 struct process {
     lua_State *L;
     const struct process_host *host;
@@ -212,7 +216,7 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
 
     if (p->mem_refused || (lua_status == LUA_ERRMEM && p->budget.expired == BUDGET_LIVE)) {
         LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->identity.pid, what);
-        status_trail_set_detail("memory limit exceeded", 21);
+        status_trail_set_detail(MEMORY_LIMIT, sizeof(MEMORY_LIMIT) - 1);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "lua: memory limit exceeded");
     }
     if (p->budget.expired == BUDGET_TIME) {
@@ -222,9 +226,8 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
         FAIL(STATUS_DEADLINE_EXCEEDED, "lua: time limit exceeded");
     }
     if (p->budget.expired == BUDGET_WORK) {
-        static const char text[] = "instruction limit exceeded";
-        LOG_D("process %u: %s: %s", (unsigned)p->identity.pid, what, text);
-        status_trail_set_detail(text, sizeof(text) - 1);
+        LOG_D("process %u: %s: %s", (unsigned)p->identity.pid, what, INSTRUCTION_LIMIT);
+        status_trail_set_detail(INSTRUCTION_LIMIT, sizeof(INSTRUCTION_LIMIT) - 1);
         FAIL(STATUS_DEADLINE_EXCEEDED, "lua: instruction limit exceeded");
     }
     if (lua_type(p->L, -1) == LUA_TSTRING) {

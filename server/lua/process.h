@@ -20,16 +20,11 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "lua/chantype.h"
 #include "lua/identity.h"
 
 enum { PROCESS_NAME_MAX = 64, PROCESS_ERROR_MAX = 200 };
 
-/* The values Lua sees as CHAN_*. */
-enum process_chan_type {
-    PROCESS_CHAN_UNENCRYPTED = 1,
-    PROCESS_CHAN_CLIENT_NK = 2,
-    PROCESS_CHAN_SERVER_KK = 3,
-};
 
 struct process_limits {
     size_t memory_cap;        /* bytes charged by this state's allocator */

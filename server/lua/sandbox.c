@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "lua/budget.h"
+#include "lua/chantype.h"
 #include "lua/charged.h"
 #include "lua/display.h"
 #include "lua/enclavelib.h"
@@ -41,9 +42,9 @@ static const struct {
     const char *name;
     lua_Integer value;
 } constants[] = {
-    {"CHAN_UNENCRYPTED", 1},
-    {"CHAN_CLIENT_NK", 2},
-    {"CHAN_SERVER_KK", 3},
+#define SANDBOX_CHAN_CONST(name, value) {"CHAN_" #name, value},
+    PROCESS_CHAN_LIST(SANDBOX_CHAN_CONST)
+#undef SANDBOX_CHAN_CONST
 #define SANDBOX_STATUS_CONST(name, num, msg) {"STATUS_" #name, num},
     STATUS_LIST(SANDBOX_STATUS_CONST)
 #undef SANDBOX_STATUS_CONST

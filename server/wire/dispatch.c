@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "base/log.h"
 #include "core/core.h"
@@ -18,14 +19,14 @@ enum { PROTOCOL_VERSION = 1, ARENA_LEN = 64 * 1024 };
  * so one arena serves every session.
  */
 struct arena_block {
-    struct arena_block *next;
+    SLIST_ENTRY(arena_block) link;
     max_align_t data[];
 };
 
 static struct {
     max_align_t space[ARENA_LEN / sizeof(max_align_t)];
     size_t used;
-    struct arena_block *overflow;
+    SLIST_HEAD(, arena_block) overflow;
 } arena;
 
 static void *arena_alloc(void *ctx, size_t size)
@@ -43,8 +44,7 @@ static void *arena_alloc(void *ctx, size_t size)
     if (b == NULL) {
         return NULL;
     }
-    b->next = arena.overflow;
-    arena.overflow = b;
+    SLIST_INSERT_HEAD(&arena.overflow, b, link);
     return b->data;
 }
 
@@ -57,10 +57,11 @@ static void arena_free(void *ctx, void *p)
 
 static void arena_reset(void)
 {
-    while (arena.overflow != NULL) {
-        struct arena_block *next = arena.overflow->next;
-        free(arena.overflow);
-        arena.overflow = next;
+    struct arena_block *b;
+
+    while ((b = SLIST_FIRST(&arena.overflow)) != NULL) {
+        SLIST_REMOVE_HEAD(&arena.overflow, link);
+        free(b);
     }
     arena.used = 0;
 }
@@ -107,10 +108,26 @@ static struct proc_target target_from_wire(int is_id, int is_hash, uint32_t proc
     return t;
 }
 
-/* A Response with no result, carrying the trail's message for an error. */
-static void answer_status(const struct caller *c, uint64_t id, status_t st)
+/* A Response with no result for a failed request: it takes the failure
+ * off the trail, sends the innermost message and logs the whole trail at
+ * level. */
+static void answer_failure_logged(const struct caller *c, uint64_t id, status_t st,
+                                  enum log_level level)
 {
-    encode_status(c->out, id, st, st == STATUS_OK ? "" : status_trail_message());
+    struct status_report r;
+
+    status_trail_take(&r);
+    if (log_get_level() >= level) {
+        log_msg(level, "connection %llu: request %llu: %s: %s",
+                (unsigned long long)c->out->conn_id, (unsigned long long)id, status_name(st),
+                r.trail);
+    }
+    encode_status(c->out, id, st, r.message);
+}
+
+static void answer_failure(const struct caller *c, uint64_t id, status_t st)
+{
+    answer_failure_logged(c, id, st, LOG_DEBUG);
 }
 
 static void handle_get_info(const struct caller *c, uint64_t id)
@@ -198,9 +215,8 @@ static void handle_process_create(const struct caller *c, uint64_t id,
     st = procs_create(c->core->processes, name, req->lua_source.data, req->lua_source.len,
                       req->memory_limit, &p);
     if (st != STATUS_OK) {
-        LOG_I("ProcessCreate '%.64s' failed: %s: %s", name, status_name(st),
-              status_trail_message());
-        answer_status(c, id, st);
+        LOG_I("ProcessCreate '%.64s' refused", name);
+        answer_failure_logged(c, id, st, LOG_INFO);
         return;
     }
     created.process_id = process_id(p->lua);
@@ -226,7 +242,7 @@ static void handle_process_destroy(const struct caller *c, uint64_t id,
 
     st = procs_resolve(c->core->processes, &target, &p);
     if (st != STATUS_OK) {
-        answer_status(c, id, st);
+        answer_failure(c, id, st);
         return;
     }
     destroyed.process_id = process_id(p->lua);
@@ -287,7 +303,8 @@ static void handle_reset(const struct caller *c, uint64_t id)
     LOG_I("reset: %zu processes destroyed", count);
 }
 
-static void handle_channel_open(const struct caller *c, uint64_t id, const Enclaved__ChannelOpen *req)
+static void handle_channel_open(const struct caller *c, uint64_t id,
+                                const Enclaved__ChannelOpen *req)
 {
     struct core *core = c->core;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
@@ -313,7 +330,7 @@ static void handle_channel_open(const struct caller *c, uint64_t id, const Encla
         st = channel_open(core->channels, c->owner, &p->channels, type, &channel_id);
     }
     if (st != STATUS_OK) {
-        answer_status(c, id, st);
+        answer_failure(c, id, st);
         return;
     }
     opened.channel_id = channel_id;
@@ -375,11 +392,10 @@ void dispatch_frame(struct core *core, struct channel_owner *owner, struct encod
     struct channel_table *channels = core->channels;
     Enclaved__ClientFrame *frame;
 
-    status_trail_reset();
     frame = enclaved__client_frame__unpack(&arena_allocator, len, body);
     if (frame == NULL) {
-        LOG_D("connection %llu: malformed ClientFrame (%zu bytes)", (unsigned long long)c->out->conn_id,
-              len);
+        LOG_D("connection %llu: malformed ClientFrame (%zu bytes)",
+              (unsigned long long)c->out->conn_id, len);
         encode_status(c->out, 0, STATUS_INVALID_ARGUMENT, "malformed ClientFrame");
         arena_reset();
         return;

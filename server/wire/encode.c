@@ -42,8 +42,11 @@ status_t encode_frame(struct encoder *e, const Enclaved__ServerFrame *f)
         return STATUS_OK;
     }
     if (buffer_reserve(&e->buf, FRAME_HEADER_LEN + n) != STATUS_OK) {
-        LOG_W("connection %llu: out of memory for output, dropping the connection",
-              (unsigned long long)e->conn_id);
+        struct status_report r;
+
+        status_trail_take(&r);
+        LOG_W("connection %llu: %s, dropping the connection", (unsigned long long)e->conn_id,
+              r.trail);
         e->dead = 1;
         return STATUS_OK;
     }
@@ -62,6 +65,10 @@ void encode_response(struct encoder *e, Enclaved__Response *r)
     f.response = r;
     core_stats_count_status(e->stats, (status_t)r->status);
     if (encode_frame(e, &f) != STATUS_OK) {
+        struct status_report dropped;
+
+        /* Handled here: the caller's request gets this answer instead. */
+        status_trail_take(&dropped);
         encode_status(e, r->id, STATUS_RESOURCE_EXHAUSTED, "response over max_frame");
     }
 }
@@ -76,6 +83,15 @@ void encode_status(struct encoder *e, uint64_t id, status_t status, const char *
     encode_response(e, &r);
 }
 
+/* A frame over max_frame that nobody answers for (it was logged). */
+static void drop_unsent(status_t st)
+{
+    if (st != STATUS_OK) {
+        struct status_report dropped;
+        status_trail_take(&dropped);
+    }
+}
+
 void encode_channel_data(struct encoder *e, uint32_t channel_id, const uint8_t *data, size_t len)
 {
     Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
@@ -86,7 +102,7 @@ void encode_channel_data(struct encoder *e, uint32_t channel_id, const uint8_t *
     d.data.len = len;
     f.kind_case = ENCLAVED__SERVER_FRAME__KIND_CHANNEL_DATA;
     f.channel_data = &d;
-    (void)encode_frame(e, &f);
+    drop_unsent(encode_frame(e, &f));
 }
 
 void encode_channel_closed(struct encoder *e, uint32_t channel_id, status_t status,
@@ -100,17 +116,17 @@ void encode_channel_closed(struct encoder *e, uint32_t channel_id, status_t stat
     c.reason = (char *)reason;
     f.kind_case = ENCLAVED__SERVER_FRAME__KIND_CHANNEL_CLOSED;
     f.channel_closed = &c;
-    (void)encode_frame(e, &f);
+    drop_unsent(encode_frame(e, &f));
 }
 
-size_t encode_refusal(status_t s, uint8_t *buf, size_t cap)
+size_t encode_refusal(status_t s, const char *message, uint8_t *buf, size_t cap)
 {
     Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
     size_t n;
 
     r.status = (Enclaved__Status)s;
-    r.message = (char *)status_trail_message();
+    r.message = (char *)message;
     f.kind_case = ENCLAVED__SERVER_FRAME__KIND_RESPONSE;
     f.response = &r;
     n = protobuf_c_message_get_packed_size(&f.base);

@@ -50,8 +50,8 @@ void encode_channel_data(struct encoder *e, uint32_t channel_id, const uint8_t *
 void encode_channel_closed(struct encoder *e, uint32_t channel_id, status_t status,
                            const char *reason);
 /* The one frame a refused connection gets before it is closed: a Response
- * with id 0, status s and the status trail's message, into buf. Returns its
- * length, or 0 when it does not fit in cap. */
-size_t encode_refusal(status_t s, uint8_t *buf, size_t cap);
+ * with id 0, status s and message, into buf. Returns its length, or 0 when
+ * it does not fit in cap. */
+size_t encode_refusal(status_t s, const char *message, uint8_t *buf, size_t cap);
 
 #endif

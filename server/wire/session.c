@@ -145,7 +145,11 @@ void session_feed(struct session *s, const uint8_t *data, size_t len)
     }
     if (len > 0 && !input_stopped(s)) {
         if (buffer_append(&s->in, data, len) != STATUS_OK) {
-            LOG_W("connection %llu: out of memory for input, closing", (unsigned long long)s->id);
+            struct status_report r;
+
+            status_trail_take(&r);
+            LOG_W("connection %llu: no memory for input, closing: %s", (unsigned long long)s->id,
+                  r.trail);
             s->out.dead = 1;
         } else {
             used = handle_frames(s, s->in.data + s->in.start, buffer_len(&s->in));

@@ -10,6 +10,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -195,12 +196,36 @@ test('a closed channel closes the WebSocket with 4000 + status and the reason', 
 test('the gateway refuses a bad path, text messages and oversized ones', async () => {
   const bad = await Socket.open('not-a-hash');
   await bad.closed(1008);
+  const signed = await Socket.open(`+${echo.hash.toString('hex').slice(1)}`);
+  await signed.closed(1008);
   const text = await Socket.open(echo.hash.toString('hex'));
   text.ws.send('hello', { binary: false });
   await text.closed(1003, 'binary messages only');
   const big = await Socket.open(echo.hash.toString('hex'));
   big.send(Buffer.alloc((1 << 20) + 1));
   await big.closed(1009, 'message too large');
+});
+
+test('an unreachable enclaved closes the WebSocket with 1011', async () => {
+  // A port that was just free: nothing listens there.
+  const probe = await new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+  const lone = await E.spawnReady(
+    [args.gateway, '--listen', '127.0.0.1:0', '--enclaved', `127.0.0.1:${probe}`],
+    /enclave-gateway: listening on [0-9.]+:([0-9]+)\n/, path.join(dir, 'gateway-lone.log'));
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${lone.port}/${echo.hash.toString('hex')}`);
+    const closed = await new Promise((resolve) => ws.on('close', (code, reason) =>
+      resolve({ code, reason: reason.toString() })));
+    assert.equal(closed.code, 1011);
+    assert.equal(closed.reason, 'enclaved unreachable');
+  } finally {
+    assert.equal(await E.stop(lone), 0, 'the second gateway exits 0');
+  }
 });
 
 test('closing the WebSocket closes the channel on the server', async () => {

@@ -176,7 +176,8 @@ START_TEST(test_session_max_connections)
     ck_assert_ptr_null(c);
     {
         uint8_t frame[128];
-        size_t n = encode_refusal(STATUS_RESOURCE_EXHAUSTED, frame, sizeof(frame));
+        size_t n = encode_refusal(STATUS_RESOURCE_EXHAUSTED, status_trail_message(), frame,
+                                  sizeof(frame));
         uint32_t body = 0;
         Enclaved__ServerFrame *f;
 
@@ -188,7 +189,7 @@ START_TEST(test_session_max_connections)
         ck_assert_int_eq(f->response->status, STATUS_RESOURCE_EXHAUSTED);
         ck_assert_str_eq(f->response->message, "too many connections");
         enclaved__server_frame__free_unpacked(f, NULL);
-        ck_assert_uint_eq(encode_refusal(STATUS_RESOURCE_EXHAUSTED, frame, 8), 0);
+        ck_assert_uint_eq(encode_refusal(STATUS_RESOURCE_EXHAUSTED, "x", frame, 8), 0);
     }
     corehost_free_session(&h, a);
     c = corehost_session(&h);
