@@ -6,7 +6,7 @@
  * once. lua.dict gives libFuzzer the library names, metamethods, patterns
  * and control flow to build programs from; the corpus starts from the
  * hostile e2e corpus. Every call, and the destroy, must end within
- * 30 x max_hook_ms whatever the app does (ENCLAVED_ASSERT aborts otherwise),
+ * 60 x max_hook_ms whatever the app does (ENCLAVED_ASSERT aborts otherwise),
  * and libFuzzer's -timeout makes any longer stall a finding too. Statuses
  * must be the documented ones; nothing may leak (ASan).
  */
@@ -18,9 +18,11 @@
 #include "base/log.h"
 #include "lua/process.h"
 
-/* The bound is far above HOOK_MS: sanitizers slow everything and the
- * shared machine can deschedule us for a few hundred ms. */
-enum { HOOK_MS = 50, CALL_BOUND_MS = 30 * HOOK_MS, CID = 7 };
+/* The bound is far above HOOK_MS: sanitizers slow everything, and on the
+ * shared 2-core machine (load average 9 to 14) two 30-minute runs each saw
+ * one call exceed 1.5 s that replays in about 50 ms: a scheduler stall,
+ * not a long call. 3 s is libFuzzer's -timeout, and holds in replay too. */
+enum { HOOK_MS = 50, CALL_BOUND_MS = 60 * HOOK_MS, CID = 7 };
 
 static int belongs(void *ctx, const struct process *p, uint32_t cid)
 {
