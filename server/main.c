@@ -17,6 +17,7 @@
 #include "crypto/keystore.h"
 #include "base/log.h"
 #include "platform/platform.h"
+#include "core/peer.h"
 #include "core/procs.h"
 #include "crypto/rng.h"
 #include "image/userdata.h"
@@ -162,6 +163,9 @@ static status_t boot_apps(struct core *core, void *ctx)
             return s;
         }
     }
+    /* Links of `peers =` for the boot apps (DESIGN §7); they dial once the
+     * driver runs. */
+    peer_add_configured(core);
     return STATUS_OK;
 }
 

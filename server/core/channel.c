@@ -14,6 +14,7 @@
 #include "platform/platform.h"
 #include "core/procs.h"
 #include "crypto/rng.h"
+#include "wire/peerwire.h"
 #include "wire/session.h"
 
 enum {
@@ -101,6 +102,11 @@ static void send_data(struct session *s, uint32_t id, const uint8_t *data, size_
     Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
     Enclaved__ChannelData d = ENCLAVED__CHANNEL_DATA__INIT;
 
+    /* A peer link owns its channel: the bytes go to the remote member. */
+    if (s->peer_link_id != 0) {
+        peerwire_send_data(s, id, data, len);
+        return;
+    }
     d.channel_id = id;
     d.data.data = (uint8_t *)data;
     d.data.len = len;
@@ -114,6 +120,10 @@ static void send_closed(struct session *s, uint32_t id, status_t status, const c
     Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
     Enclaved__ChannelClosed c = ENCLAVED__CHANNEL_CLOSED__INIT;
 
+    if (s->peer_link_id != 0) {
+        peerwire_channel_closed(s, id, status, reason);
+        return;
+    }
     c.channel_id = id;
     c.status = (Enclaved__Status)status;
     c.reason = (char *)reason;
@@ -381,14 +391,60 @@ static uint32_t allocate_id(struct channel_table *t)
     return t->next_id++;
 }
 
+/* Creates a channel of type to p owned by s and links it everywhere.
+ * RESOURCE_EXHAUSTED (channel limit, memory) or INTERNAL (no handshake),
+ * with the message in the trail; nothing is left behind then. */
+static status_t create_channel(struct core *core, struct session *s, struct proc *p,
+                               uint8_t type, struct channel **out)
+{
+    struct channel_table *t = core->channels;
+    struct channel *ch;
+
+    if (p->channel_count >= core->config.max_channels_per_process) {
+        core->stats.limit_hits++;
+        FAIL(STATUS_RESOURCE_EXHAUSTED, "too many channels (max_channels_per_process)");
+    }
+    ch = calloc(1, sizeof(*ch));
+    ENSURE(ch != NULL, STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    ch->type = type;
+    ch->owner = s;
+    ch->proc = p;
+    if (ch->type != ENCLAVED__CHANNEL_TYPE__RAW && start_crypto(core, ch) != STATUS_OK) {
+        free(ch);
+        return STATUS_INTERNAL; /* start_crypto's reason is in the trail */
+    }
+    ch->id = allocate_id(t);
+    if (idmap_put(&t->by_id, ch->id, ch) != STATUS_OK) {
+        if (ch->crypto != NULL) {
+            handshake_list_remove(t, ch);
+        }
+        free_channel(ch);
+        FAIL(STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    t->count_by_type[ch->type]++;
+    ch->s_next = s->channels;
+    if (s->channels != NULL) {
+        s->channels->s_prev = ch;
+    }
+    s->channels = ch;
+    ch->p_next = p->channels;
+    if (p->channels != NULL) {
+        p->channels->p_prev = ch;
+    }
+    p->channels = ch;
+    p->channel_count++;
+    *out = ch;
+    return STATUS_OK;
+}
+
 void channel_handle_open(struct session *s, uint64_t id, const Enclaved__ChannelOpen *req)
 {
     struct core *core = s->core;
-    struct channel_table *t = core->channels;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
     Enclaved__ChannelOpened opened = ENCLAVED__CHANNEL_OPENED__INIT;
     struct proc *p = NULL;
-    struct channel *ch;
+    struct channel *ch = NULL;
+    status_t st;
 
     if (req->target_case == ENCLAVED__CHANNEL_OPEN__TARGET_PROCESS_ID) {
         p = procs_find(core, req->process_id);
@@ -410,47 +466,12 @@ void channel_handle_open(struct session *s, uint64_t id, const Enclaved__Channel
         session_send_status(s, id, STATUS_NOT_FOUND, "no such process");
         return;
     }
-    if (p->channel_count >= core->config.max_channels_per_process) {
-        core->stats.limit_hits++;
-        session_send_status(s, id, STATUS_RESOURCE_EXHAUSTED,
-                            "too many channels (max_channels_per_process)");
-        return;
-    }
-    ch = calloc(1, sizeof(*ch));
-    if (ch == NULL) {
-        session_send_status(s, id, STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
-    ch->type = (uint8_t)req->type;
-    ch->owner = s;
-    ch->proc = p;
     status_trail_reset();
-    if (ch->type != ENCLAVED__CHANNEL_TYPE__RAW && start_crypto(core, ch) != STATUS_OK) {
-        session_send_status(s, id, STATUS_INTERNAL, status_trail_message());
-        free(ch);
+    st = create_channel(core, s, p, (uint8_t)req->type, &ch);
+    if (st != STATUS_OK) {
+        session_send_status(s, id, st, status_trail_message());
         return;
     }
-    ch->id = allocate_id(t);
-    if (idmap_put(&t->by_id, ch->id, ch) != STATUS_OK) {
-        if (ch->crypto != NULL) {
-            handshake_list_remove(t, ch);
-        }
-        free_channel(ch);
-        session_send_status(s, id, STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
-    t->count_by_type[ch->type]++;
-    ch->s_next = s->channels;
-    if (s->channels != NULL) {
-        s->channels->s_prev = ch;
-    }
-    s->channels = ch;
-    ch->p_next = p->channels;
-    if (p->channels != NULL) {
-        p->channels->p_prev = ch;
-    }
-    p->channels = ch;
-    p->channel_count++;
 
     opened.channel_id = ch->id;
     r.id = id;
@@ -465,6 +486,27 @@ void channel_handle_open(struct session *s, uint64_t id, const Enclaved__Channel
                write_handshake(ch) != STATUS_OK) {
         fail_crypto(core, ch, STATUS_PERMISSION_DENIED, "cannot write the first message");
     }
+}
+
+status_t channel_open_peer(struct session *s, struct proc *p, uint32_t *channel_id)
+{
+    struct channel *ch = NULL;
+
+    TRY(create_channel(s->core, s, p, ENCLAVED__CHANNEL_TYPE__SERVER_KK_INITIATOR, &ch));
+    *channel_id = ch->id;
+    LOG_D("channel %u opened to process %u for peer link %u", ch->id, process_id(p->lua),
+          s->peer_link_id);
+    if (write_handshake(ch) != STATUS_OK) {
+        fail_crypto(s->core, ch, STATUS_PERMISSION_DENIED, "cannot write the first message");
+    }
+    return STATUS_OK;
+}
+
+int channel_is_open(const struct core *core, uint32_t channel_id)
+{
+    const struct channel *ch = find(core, channel_id);
+
+    return ch != NULL && ch->open;
 }
 
 static void deliver_message(struct core *core, struct channel *ch, const uint8_t *data,

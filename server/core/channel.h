@@ -38,6 +38,12 @@ void channel_table_free(struct channel_table *t);
 /* ChannelOpen: sends one Response, then (KK initiator) the first handshake
  * message or (raw) runs HandleChannelCreate. */
 void channel_handle_open(struct session *s, uint64_t id, const Enclaved__ChannelOpen *req);
+/* A peer link's local KK initiator channel to p, owned by the link's
+ * session s: sends message 1 at once, through the session. *channel_id
+ * gets its id; on failure nothing is created and the trail says why. */
+status_t channel_open_peer(struct session *s, struct proc *p, uint32_t *channel_id);
+/* True once HandleChannelCreate ran for the channel (its handshake done). */
+int channel_is_open(const struct core *core, uint32_t channel_id);
 /* ChannelData from the client. Data for a channel this session does not own
  * (or one already closed) is dropped with a debug log: there is no response
  * to carry an error, and the channel's ChannelClosed has been sent already. */

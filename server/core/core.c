@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/channel.h"
+#include "core/peer.h"
 #include "core/procs.h"
 #include "wire/session.h"
 
@@ -21,6 +22,7 @@ status_t core_new(const struct config *cfg, struct keystore *ks, const struct co
     core->keystore = ks;
     core->io = *io;
     if (channel_table_new(&core->channels) != STATUS_OK ||
+        peer_table_new(&core->peers) != STATUS_OK ||
         procs_table_new(core, &core->processes) != STATUS_OK) {
         core_free(core);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "out of memory");
@@ -35,7 +37,11 @@ void core_free(struct core *core)
         return;
     }
     ENCLAVED_ASSERT(core->sessions == NULL);
+    if (core->peers != NULL) {
+        peer_stop_all(core);
+    }
     procs_table_free(core->processes);
+    peer_table_free(core->peers);
     channel_table_free(core->channels);
     keystore_free(core->keystore);
     free(core);
@@ -43,12 +49,19 @@ void core_free(struct core *core)
 
 int64_t core_next_timeout_ms(const struct core *core, uint64_t now_ms)
 {
-    return channel_next_timeout_ms(core, now_ms);
+    int64_t channels = channel_next_timeout_ms(core, now_ms);
+    int64_t peers = peer_next_timeout_ms(core, now_ms);
+
+    if (channels < 0 || (peers >= 0 && peers < channels)) {
+        return peers;
+    }
+    return channels;
 }
 
 void core_run_timers(struct core *core, uint64_t now_ms)
 {
     channel_run_timers(core, now_ms);
+    peer_run_timers(core, now_ms);
 }
 
 void core_wake(struct core *core, struct session *s)

@@ -24,6 +24,7 @@
 struct session;
 struct channel_table;
 struct process_table;
+struct peer_table;
 
 /* Callbacks from the core into its I/O driver. */
 struct core_io {
@@ -31,6 +32,16 @@ struct core_io {
     /* s (not the session being fed) has new output or must close: the driver
      * flushes it after the current event. */
     void (*wake)(void *ctx, struct session *s);
+    /* Peer links (core/peer.h). dial starts a non-blocking TCP connect to
+     * host:port for link_id and returns the driver's handle, or NULL when it
+     * failed at once. The driver later calls peer_link_connected with a new
+     * session (session_new_peer), or peer_link_failed. */
+    void *(*dial)(void *ctx, uint32_t link_id, const char *host, uint16_t port);
+    /* Abandons a pending dial: nothing more is reported for it. */
+    void (*cancel_dial)(void *ctx, void *dial);
+    /* Closes a peer link's session after the current event, dropping its
+     * output; the link has let go of it already. */
+    void (*hangup)(void *ctx, struct session *s);
 };
 
 struct core_stats {
@@ -57,6 +68,7 @@ struct core {
     struct session *feeding;       /* the session whose input is being handled */
     struct process_table *processes;
     struct channel_table *channels;
+    struct peer_table *peers;
     int shutting_down;
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/channel.h"
+#include "core/peer.h"
 #include "base/idmap.h"
 #include "base/log.h"
 #include "wire/session.h"
@@ -154,12 +155,21 @@ size_t procs_count(const struct core *core)
 static void destroy_proc(struct core *core, struct proc *p)
 {
     uint32_t id = process_id(p->lua);
+    uint8_t hash[PROCESS_CODE_HASH_LEN];
 
+    memcpy(hash, process_code_hash(p->lua), sizeof(hash));
     channel_close_process(core, p);
     unlink_proc(core->processes, p);
     process_free(p->lua);
     free(p);
     LOG_I("process %u destroyed", id);
+    /* Peer links end with the last process of their code (DESIGN §7). */
+    peer_forget_hash(core, hash);
+}
+
+struct proc *procs_oldest(const struct core *core)
+{
+    return core->processes->oldest;
 }
 
 void procs_handle_create(struct session *s, uint64_t id, const Enclaved__ProcessCreate *req)

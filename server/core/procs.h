@@ -39,6 +39,8 @@ status_t procs_create(struct core *core, const char *name, const uint8_t *source
 struct proc *procs_find(const struct core *core, uint32_t process_id);
 struct proc *procs_find_hash(const struct core *core, const uint8_t *hash, size_t hash_len);
 size_t procs_count(const struct core *core);
+/* The oldest process (iterate with ->next), or NULL. */
+struct proc *procs_oldest(const struct core *core);
 
 /* Request handlers: each sends exactly one Response with id. */
 void procs_handle_create(struct session *s, uint64_t id, const Enclaved__ProcessCreate *req);

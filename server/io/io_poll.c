@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "core/peer.h"
 #include "platform/platform.h"
 #include "wire/session.h"
 
@@ -33,9 +34,13 @@ enum { POLL_MAX_WAIT_MS = 500, ACCEPT_BACKOFF_MS = 100 };
 
 struct pconn {
     int fd;
-    struct session *session;   /* NULL once closed */
+    struct session *session;   /* NULL while connecting and once closed */
     int dirty;
     struct pconn *dirty_next;
+    int alive;                 /* 0 once closed: compact() frees it */
+    int connecting;            /* a peer link's connect is pending */
+    uint32_t link_id;
+    struct sockaddr_in peer_addr;
 };
 
 struct poll_server {
@@ -70,11 +75,15 @@ static void close_conn(struct pconn *c)
 {
     struct session *s = c->session;
 
-    if (s == NULL) {
+    if (!c->alive) {
         return;
     }
+    c->alive = 0;
+    c->connecting = 0;
     c->session = NULL;
-    session_free(s);
+    if (s != NULL) {
+        session_free(s);
+    }
     close(c->fd);
     c->fd = -1;
 }
@@ -194,6 +203,7 @@ static void accept_all(struct poll_server *srv)
             continue;
         }
         c->fd = fd;
+        c->alive = 1;
         status_trail_reset();
         status_t refused = session_new(srv->core, c, &c->session);
         if (refused != STATUS_OK) {
@@ -237,13 +247,107 @@ static void read_conn(struct pconn *c)
     }
 }
 
+/* Peer links (core/peer.h): outbound connections, with connect() itself
+ * telling how a non-blocking connect ended (no getsockopt needed). */
+static void finish_connect(struct poll_server *srv, struct pconn *c)
+{
+    char reason[PEER_ERROR_MAX];
+    status_t st;
+
+    c->connecting = 0;
+    /* A second connect to the same address answers 0 or EISCONN once the
+     * connection is up, or the first connect's error. */
+    if (connect(c->fd, (struct sockaddr *)&c->peer_addr, sizeof(c->peer_addr)) != 0 &&
+        errno != EISCONN) {
+        if (errno == EALREADY || errno == EINPROGRESS) {
+            c->connecting = 1;
+            return;
+        }
+        snprintf(reason, sizeof(reason), "connect failed: %s", strerror(errno));
+        close_conn(c);
+        peer_link_failed(srv->core, c->link_id, reason);
+        return;
+    }
+    status_trail_reset();
+    st = session_new_peer(srv->core, c, c->link_id, &c->session);
+    if (st != STATUS_OK) {
+        close_conn(c);
+        if (st != STATUS_NOT_FOUND) {
+            peer_link_failed(srv->core, c->link_id, "out of memory for the session");
+        }
+        return;
+    }
+    flush_conn(c);
+}
+
+static void *dial(void *ctx, uint32_t link_id, const char *host, uint16_t port)
+{
+    struct poll_server *srv = ctx;
+    struct pconn *c;
+    int one = 1;
+    int fd;
+
+    if (srv->shutting_down || (srv->count == srv->cap && grow(srv) != 0)) {
+        return NULL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->peer_addr.sin_family = AF_INET;
+    c->peer_addr.sin_port = htons(port);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || inet_pton(AF_INET, host, &c->peer_addr.sin_addr) != 1 ||
+        set_nonblocking(fd) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        free(c);
+        return NULL;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&c->peer_addr, sizeof(c->peer_addr)) != 0 &&
+        errno != EINPROGRESS) {
+        LOG_D("peer link %u: connect to %s:%u failed at once: %s", link_id, host, port,
+              strerror(errno));
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->fd = fd;
+    c->alive = 1;
+    c->connecting = 1;
+    c->link_id = link_id;
+    srv->conns[srv->count] = c;
+    srv->fds[srv->count].fd = fd;
+    srv->fds[srv->count].events = POLLOUT;
+    srv->fds[srv->count].revents = 0;
+    srv->count++;
+    return c;
+}
+
+static void cancel_dial(void *ctx, void *handle)
+{
+    struct pconn *c = handle;
+
+    (void)ctx;
+    /* Freed by compact() at the end of this iteration. */
+    close_conn(c);
+}
+
+static void hangup(void *ctx, struct session *s)
+{
+    session_abort(s);
+    wake(ctx, s);
+}
+
 /* Drops closed conns, keeping the two arrays parallel. */
 static void compact(struct poll_server *srv)
 {
     size_t i = 1;
 
     while (i < srv->count) {
-        if (srv->conns[i]->session == NULL) {
+        if (!srv->conns[i]->alive) {
             free(srv->conns[i]);
             srv->count--;
             srv->conns[i] = srv->conns[srv->count];
@@ -258,12 +362,16 @@ static void begin_shutdown(struct poll_server *srv)
 {
     LOG_I("signal %d: shutting down", (int)stop_requested);
     srv->shutting_down = 1;
+    peer_stop_all(srv->core);
+    flush_dirty(srv);
     srv->grace_deadline = platform_monotonic_ms() + IO_SHUTDOWN_GRACE_MS;
     close(srv->fds[0].fd);
     srv->fds[0].fd = -1;
     for (size_t i = 1; i < srv->count; i++) {
-        session_shutdown(srv->conns[i]->session);
-        flush_conn(srv->conns[i]);
+        if (srv->conns[i]->session != NULL) {
+            session_shutdown(srv->conns[i]->session);
+            flush_conn(srv->conns[i]);
+        }
     }
 }
 
@@ -310,6 +418,11 @@ static void run_loop(struct poll_server *srv)
             size_t len;
             struct session *s = srv->conns[i]->session;
 
+            if (s == NULL) {
+                /* A connect in progress reports its end as writable. */
+                srv->fds[i].events = srv->conns[i]->connecting ? POLLOUT : 0;
+                continue;
+            }
             session_output(s, &data, &len);
             srv->fds[i].events = (short)((session_wants_read(s) ? POLLIN : 0) | (len ? POLLOUT : 0));
         }
@@ -325,6 +438,10 @@ static void run_loop(struct poll_server *srv)
                 struct pconn *c = srv->conns[i];
                 short ev = srv->fds[i].revents;
 
+                if (c->connecting && ev != 0) {
+                    finish_connect(srv, c);
+                    continue;
+                }
                 if (c->session == NULL || ev == 0) {
                     continue;
                 }
@@ -378,7 +495,7 @@ static int start_listening(struct poll_server *srv, const struct config *cfg)
 int io_poll_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
 {
     struct poll_server srv;
-    struct core_io io = {&srv, wake};
+    struct core_io io = {&srv, wake, dial, cancel_dial, hangup};
     struct sigaction sa;
     int rc = 1;
 

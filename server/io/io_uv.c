@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "base/log.h"
+#include "core/peer.h"
 #include "platform/platform.h"
 #include "wire/session.h"
 
@@ -37,6 +38,10 @@ struct conn {
     int closing;
     int dirty;
     struct conn *dirty_next;
+    /* A peer link's outbound connection while its connect is pending. */
+    uv_connect_t creq;
+    uint32_t link_id;
+    int dialing;
 };
 
 struct uv_server {
@@ -307,6 +312,91 @@ static void on_connection(uv_stream_t *listener, int status)
     update_reading(c);
 }
 
+/* Peer links (core/peer.h): the outbound side of a conn. */
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct conn *c = req->data;
+    struct uv_server *srv = c->srv;
+    status_t st;
+
+    c->dialing = 0;
+    if (c->closing) {
+        /* Cancelled: the link let go of this dial already. */
+        return;
+    }
+    if (status < 0) {
+        char reason[PEER_ERROR_MAX];
+
+        snprintf(reason, sizeof(reason), "connect failed: %s", uv_strerror(status));
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        peer_link_failed(srv->core, c->link_id, reason);
+        after_core(srv);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    status_trail_reset();
+    st = session_new_peer(srv->core, c, c->link_id, &c->session);
+    if (st != STATUS_OK) {
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        if (st != STATUS_NOT_FOUND) {
+            peer_link_failed(srv->core, c->link_id, "out of memory for the session");
+        }
+        after_core(srv);
+        return;
+    }
+    flush_conn(c);
+    after_core(srv);
+}
+
+static void *dial(void *ctx, uint32_t link_id, const char *host, uint16_t port)
+{
+    struct uv_server *srv = ctx;
+    struct sockaddr_in addr;
+    struct conn *c;
+
+    if (srv->shutting_down || uv_ip4_addr(host, port, &addr) != 0) {
+        return NULL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->srv = srv;
+    c->link_id = link_id;
+    uv_tcp_init(&srv->loop, &c->tcp);
+    srv->conn_count++;
+    c->creq.data = c;
+    if (uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&addr, on_connect) != 0) {
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return NULL;
+    }
+    c->dialing = 1;
+    return c;
+}
+
+static void cancel_dial(void *ctx, void *handle)
+{
+    struct conn *c = handle;
+
+    (void)ctx;
+    if (c->closing) {
+        return;
+    }
+    /* uv_close makes the pending connect call back with UV_ECANCELED,
+     * which on_connect ignores since the conn is closing. */
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void hangup(void *ctx, struct session *s)
+{
+    session_abort(s);
+    wake(ctx, s);
+}
+
 static void on_grace_expired(uv_timer_t *t)
 {
     struct uv_server *srv = t->data;
@@ -324,6 +414,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 
     LOG_I("signal %d: shutting down", signum);
     srv->shutting_down = 1;
+    peer_stop_all(srv->core);
     uv_close((uv_handle_t *)&srv->listener, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -378,19 +469,23 @@ static int start_listening(struct uv_server *srv, const struct config *cfg)
 int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
 {
     struct uv_server srv;
-    struct core_io io = {&srv, wake};
+    struct core_io io = {&srv, wake, dial, cancel_dial, hangup};
     int rc = 1;
 
     memset(&srv, 0, sizeof(srv));
+    /* Boot apps may add peer links, and dial needs the loop. */
+    uv_loop_init(&srv.loop);
     if (core_new(cfg, ks, &io, &srv.core) != STATUS_OK) {
         LOG_E("cannot create the server core: %s", status_trail_message());
+        uv_loop_close(&srv.loop);
         return 1;
     }
     if (boot != NULL && boot(srv.core, boot_ctx) != STATUS_OK) {
         core_free(srv.core);
+        uv_run(&srv.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&srv.loop);
         return 1;
     }
-    uv_loop_init(&srv.loop);
     uv_tcp_init(&srv.loop, &srv.listener);
     srv.listener.data = &srv;
     uv_timer_init(&srv.loop, &srv.timer);

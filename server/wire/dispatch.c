@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "wire/dispatch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/channel.h"
 #include "core/core.h"
+#include "core/peer.h"
 #include "base/log.h"
 #include "platform/platform.h"
 #include "core/procs.h"
@@ -98,8 +100,80 @@ static void handle_get_info(struct session *s, uint64_t id)
     session_send_response(s, &r);
 }
 
+/* Fills stats->peer_links from the link table into caller arrays of
+ * PEER_LINKS_MAX (addresses formatted into addr). */
+static void fill_peer_links(const struct core *core, Enclaved__Stats *stats,
+                            Enclaved__PeerLinkInfo *infos, Enclaved__PeerLinkInfo **ptrs,
+                            char (*addr)[CONFIG_HOST_MAX + 8])
+{
+    size_t n = 0;
+
+    for (const struct peer_link *l = peer_first(core); l != NULL && n < PEER_LINKS_MAX;
+         l = l->next) {
+        Enclaved__PeerLinkInfo *info = &infos[n];
+
+        enclaved__peer_link_info__init(info);
+        snprintf(addr[n], sizeof(addr[n]), "%s:%u", l->host, l->port);
+        info->link_id = l->id;
+        info->address = addr[n];
+        info->code_hash.data = (uint8_t *)l->code_hash;
+        info->code_hash.len = PEER_HASH_LEN;
+        info->state = (char *)peer_state_name(l->state);
+        info->channel_id = l->channel_id;
+        info->remote_channel_id = l->remote_channel_id;
+        info->last_error = (char *)l->last_error;
+        info->since_micros = l->since_micros;
+        info->messages_in = l->messages_in;
+        info->messages_out = l->messages_out;
+        info->bytes_in = l->bytes_in;
+        info->bytes_out = l->bytes_out;
+        info->failures = l->failures;
+        info->origin = (char *)(l->origin == PEER_ORIGIN_CONFIG ? "config" : "request");
+        ptrs[n] = info;
+        n++;
+    }
+    stats->n_peer_links = n;
+    stats->peer_links = ptrs;
+}
+
+/* PeerConnect: a server-owned link, answered at once with its id. */
+static void handle_peer_connect(struct session *s, uint64_t id, const Enclaved__PeerConnect *req)
+{
+    Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
+    Enclaved__PeerConnected connected = ENCLAVED__PEER_CONNECTED__INIT;
+    char host[CONFIG_HOST_MAX];
+    uint16_t port = 0;
+    uint32_t link_id = 0;
+    status_t st;
+
+    if (req->address == NULL || strlen(req->address) >= CONFIG_LINE_MAX ||
+        config_parse_address(req->address, host, &port) != STATUS_OK || port == 0) {
+        session_send_status(s, id, STATUS_INVALID_ARGUMENT, "address must be dotted IPv4 HOST:PORT");
+        return;
+    }
+    if (req->code_hash.len != PEER_HASH_LEN) {
+        session_send_status(s, id, STATUS_INVALID_ARGUMENT, "code_hash must be 32 bytes");
+        return;
+    }
+    status_trail_reset();
+    st = peer_add(s->core, host, port, req->code_hash.data, PEER_ORIGIN_REQUEST, &link_id);
+    if (st != STATUS_OK) {
+        session_send_status(s, id, st, status_trail_message());
+        return;
+    }
+    connected.link_id = link_id;
+    r.id = id;
+    r.result_case = ENCLAVED__RESPONSE__RESULT_PEER_CONNECTED;
+    r.peer_connected = &connected;
+    session_send_response(s, &r);
+    /* The first dial is due now; the driver rearms its timer after this event. */
+}
+
 static void handle_get_stats(struct session *s, uint64_t id)
 {
+    static Enclaved__PeerLinkInfo peer_infos[PEER_LINKS_MAX];
+    static Enclaved__PeerLinkInfo *peer_ptrs[PEER_LINKS_MAX];
+    static char peer_addrs[PEER_LINKS_MAX][CONFIG_HOST_MAX + 8];
     const struct core_stats *st = &s->core->stats;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
     Enclaved__Stats stats = ENCLAVED__STATS__INIT;
@@ -131,6 +205,7 @@ static void handle_get_stats(struct session *s, uint64_t id)
     stats.lua_errors = st->lua_errors;
     stats.limit_hits = st->limit_hits;
     stats.memory_rss = platform_rss_bytes();
+    fill_peer_links(s->core, &stats, peer_infos, peer_ptrs, peer_addrs);
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_STATS;
     r.stats = &stats;
@@ -164,6 +239,9 @@ static void handle_request(struct session *s, const Enclaved__Request *req)
     case ENCLAVED__REQUEST__BODY_CHANNEL_OPEN:
         channel_handle_open(s, req->id, req->channel_open);
         break;
+    case ENCLAVED__REQUEST__BODY_PEER_CONNECT:
+        handle_peer_connect(s, req->id, req->peer_connect);
+        break;
     case ENCLAVED__REQUEST__BODY__NOT_SET:
         if (req->base.n_unknown_fields > 0) {
             session_send_status(s, req->id, STATUS_UNIMPLEMENTED, "unknown request kind");
@@ -172,7 +250,6 @@ static void handle_request(struct session *s, const Enclaved__Request *req)
         }
         break;
     default:
-        /* PeerConnect (DESIGN §7) is not built yet. */
         session_send_status(s, req->id, STATUS_UNIMPLEMENTED, "request not implemented");
         break;
     }

@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "core/channel.h"
+#include "core/peer.h"
 #include "wire/dispatch.h"
 #include "wire/frame.h"
+#include "wire/peerwire.h"
 #include "base/log.h"
 
 /* Output past this pauses input; a whole frame of output is always allowed. */
@@ -100,6 +102,33 @@ status_t session_new(struct core *core, void *io_handle, struct session **out)
     return STATUS_OK;
 }
 
+status_t session_new_peer(struct core *core, void *io_handle, uint32_t link_id,
+                          struct session **out)
+{
+    struct session *s = calloc(1, sizeof(*s));
+
+    ENSURE(s != NULL, STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    s->core = core;
+    s->io_handle = io_handle;
+    s->id = next_session_id++;
+    s->peer_link_id = link_id;
+    if (!peer_link_connected(core, link_id, s)) {
+        free(s);
+        FAIL(STATUS_NOT_FOUND, "peer link gone");
+    }
+    s->next = core->sessions;
+    if (core->sessions != NULL) {
+        core->sessions->prev = s;
+    }
+    core->sessions = s;
+    core->stats.connections_open++;
+    core->stats.connections_total++;
+    LOG_D("connection %llu opened for peer link %u", (unsigned long long)s->id, link_id);
+    peerwire_start(s);
+    *out = s;
+    return STATUS_OK;
+}
+
 size_t session_encode_refusal(status_t s, uint8_t *buf, size_t cap)
 {
     Enclaved__ServerFrame f = ENCLAVED__SERVER_FRAME__INIT;
@@ -128,6 +157,10 @@ void session_free(struct session *s)
     }
     core = s->core;
     channel_close_session(core, s);
+    if (s->peer_link_id != 0) {
+        peer_link_session_closed(core, s->peer_link_id, s,
+                                 s->dead_reason != NULL ? s->dead_reason : "connection lost");
+    }
     if (s->prev != NULL) {
         s->prev->next = s->next;
     } else {
@@ -180,7 +213,11 @@ static size_t handle_frames(struct session *s, const uint8_t *data, size_t len)
             break;
         }
         s->core->stats.frames_in++;
-        dispatch_frame(s, data + used + FRAME_HEADER_LEN, n);
+        if (s->peer_link_id != 0) {
+            peerwire_frame(s, data + used + FRAME_HEADER_LEN, n);
+        } else {
+            dispatch_frame(s, data + used + FRAME_HEADER_LEN, n);
+        }
         used += FRAME_HEADER_LEN + (size_t)n;
     }
     return used;
@@ -255,9 +292,19 @@ void session_shutdown(struct session *s)
     s->closing = 1;
 }
 
+void session_abort(struct session *s)
+{
+    s->dead = 1;
+}
+
 status_t session_send(struct session *s, const Enclaved__ServerFrame *f)
 {
-    size_t n = protobuf_c_message_get_packed_size(&f->base);
+    return session_send_message(s, &f->base);
+}
+
+status_t session_send_message(struct session *s, const ProtobufCMessage *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
     struct core *core = s->core;
 
     if (s->dead) {
@@ -272,6 +319,7 @@ status_t session_send(struct session *s, const Enclaved__ServerFrame *f)
         LOG_W("connection %llu: over %llu bytes of unsent output, dropping the connection",
               (unsigned long long)s->id, (unsigned long long)core->config.max_output_buffer);
         s->dead = 1;
+        s->dead_reason = "peer not reading: output over max_output_buffer";
         core_wake(core, s);
         return STATUS_OK;
     }
@@ -283,7 +331,7 @@ status_t session_send(struct session *s, const Enclaved__ServerFrame *f)
         return STATUS_OK;
     }
     frame_write_length(s->out.data + s->out.end, (uint32_t)n);
-    protobuf_c_message_pack(&f->base, s->out.data + s->out.end + FRAME_HEADER_LEN);
+    protobuf_c_message_pack(m, s->out.data + s->out.end + FRAME_HEADER_LEN);
     s->out.end += FRAME_HEADER_LEN + n;
     core->stats.frames_out++;
     core_wake(core, s);

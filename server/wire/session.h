@@ -43,11 +43,23 @@ struct session {
     uint64_t id;                      /* read-only: for logs */
     int closing;                      /* close once output is flushed */
     int dead;                         /* close now, drop output */
+    const char *dead_reason;          /* private: why, for a peer link (a literal) */
+    /* A peer link's connection (DESIGN §7): this server is the client, and
+     * wire/peerwire reads ServerFrames. 0 for a client's connection. */
+    uint32_t peer_link_id;            /* read-only */
+    uint32_t peer_channel_id;         /* private to peerwire: the local KK channel */
+    uint32_t peer_remote_id;          /* private to peerwire: the remote's channel */
+    int peer_up;                      /* private to peerwire */
 };
 
 /* Creates a session for a new connection. RESOURCE_EXHAUSTED when
  * max_connections are open or memory is short; *out untouched then. */
 status_t session_new(struct core *core, void *io_handle, struct session **out);
+/* Creates the session of peer link link_id once its TCP connect finished,
+ * and sends the link's ChannelOpen. NOT_FOUND when the link is gone
+ * (the driver then closes the socket), RESOURCE_EXHAUSTED on memory. */
+status_t session_new_peer(struct core *core, void *io_handle, uint32_t link_id,
+                          struct session **out);
 /* Encodes the one frame a refused connection gets before it is closed: a
  * Response with id 0, status s and the status trail's message. Returns its
  * length, or 0 when it does not fit in cap. */
@@ -72,10 +84,14 @@ int session_wants_read(const struct session *s);
 int session_should_close(const struct session *s);
 /* Stop taking input and close once output is flushed (graceful shutdown). */
 void session_shutdown(struct session *s);
+/* Close now and drop the output (a peer link hanging up). */
+void session_abort(struct session *s);
 
 /* Encodes f onto the output. A frame that cannot be encoded within
  * max_frame is replaced by nothing and RESOURCE_EXHAUSTED is returned. */
 status_t session_send(struct session *s, const Enclaved__ServerFrame *f);
+/* The same for any message: peer links send ClientFrames. */
+status_t session_send_message(struct session *s, const ProtobufCMessage *m);
 /* Sends r (id, status and result filled in by the caller). A Response that
  * does not fit in max_frame is replaced by one with RESOURCE_EXHAUSTED. */
 void session_send_response(struct session *s, Enclaved__Response *r);

@@ -78,7 +78,7 @@ static void drain(struct session *s, uint32_t max_frame)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct config cfg;
-    struct core_io io = {NULL, on_wake};
+    struct core_io io = {NULL, on_wake, NULL, NULL, NULL};
     struct core *core = NULL;
     struct session *s = NULL;
     struct proc *echo = NULL;
