@@ -11,6 +11,7 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "base/cli.h"
 #include "image/config.h"
 #include "io/io.h"
 #include "crypto/keypool.h"
@@ -22,7 +23,18 @@
 #include "crypto/rng.h"
 #include "image/userdata.h"
 
-enum { MAX_OVERRIDES = 64 };
+enum {
+    MAX_OVERRIDES = 64,
+    /* getopt_long values: fixed options, then two per setting (its
+     * etc/enclaved.conf name and the same with '-' for '_'). */
+    OPT_USERDATA = 256,
+    OPT_EPHEMERAL_KEYS,
+    OPT_IO,
+    OPT_VERSION,
+    OPT_SETTING = 512,
+    MAX_SETTINGS = 40,
+    SETTING_NAME_CAP = 64,
+};
 
 struct options {
     const char *userdata_path;
@@ -33,57 +45,103 @@ struct options {
     size_t override_count;
 };
 
+static const struct cli_option fixed_options[] = {
+    {"userdata", required_argument, OPT_USERDATA, "PATH",
+     "the userdata: a CPIO image file or an unpacked directory holding etc/enclaved.conf, "
+     "apps/*.lua, keys/ (SEE default: /)"},
+    {"ephemeral-keys", no_argument, OPT_EPHEMERAL_KEYS, NULL,
+     "random keys that die with the process (development, tests)"},
+    {"io", required_argument, OPT_IO, "uv|poll", "I/O driver (uv; poll is the CodeSafe driver)"},
+    {"help", no_argument, 'h', NULL, "this text"},
+    {"version", no_argument, OPT_VERSION, NULL, "print the version and exit"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
 static void print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: enclaved [--userdata IMAGE] [--ephemeral-keys] [--io uv|poll] [--SETTING VALUE]...\n"
-            "\n"
-            "  --userdata IMAGE   the userdata CPIO image: etc/enclaved.conf, apps/*.lua, keys/\n"
-            "  --ephemeral-keys   random keys that die with the process, for an image without\n"
-            "                     keys/ or no image at all (development and tests)\n"
-            "  --io uv|poll       I/O driver (default uv; poll is the CodeSafe driver)\n"
-            "  --help, --version\n"
-            "\n"
-            "Settings (etc/enclaved.conf keys; on the command line '-' may replace '_'):\n");
+    fprintf(out, "usage: enclaved [--userdata PATH] [--ephemeral-keys] [--io uv|poll] "
+                 "[--SETTING=VALUE]...\n"
+                 "\n--opt=VALUE and --opt VALUE both work; long options may be abbreviated\n"
+                 "while unambiguous; -- ends the options.\n\n");
+    cli_print_options(out, fixed_options);
+    fprintf(out, "\nSettings (etc/enclaved.conf keys; on the command line '-' may replace '_'):\n");
     for (size_t i = 0; config_key_name(i) != NULL; i++) {
         fprintf(out, "  --%-28s %s\n", config_key_name(i), config_key_help(i));
     }
 }
 
-/* Returns 0 to run, 1 for a usage error, 2 after --help/--version. */
+/* One getopt_long row per setting, in both spellings; the names live in
+ * names[]. Returns the table (ends with a NULL name). */
+static const struct cli_option *setting_options(struct cli_option *rows,
+                                                char (*names)[SETTING_NAME_CAP])
+{
+    size_t n = 0;
+
+    ENCLAVED_ASSERT(config_key_name(MAX_SETTINGS) == NULL);
+    for (size_t i = 0; config_key_name(i) != NULL; i++) {
+        const char *key = config_key_name(i);
+        size_t len = strlen(key);
+
+        rows[n++] = (struct cli_option){key, required_argument, OPT_SETTING + (int)i, "VALUE", ""};
+        if (strchr(key, '_') != NULL && len < SETTING_NAME_CAP) {
+            for (size_t j = 0; j <= len; j++) {
+                names[i][j] = key[j] == '_' ? '-' : key[j];
+            }
+            rows[n++] = (struct cli_option){names[i], required_argument, OPT_SETTING + (int)i,
+                                            "VALUE", ""};
+        }
+    }
+    rows[n] = (struct cli_option){NULL, 0, 0, NULL, NULL};
+    return rows;
+}
+
+/* Returns 0 to run, 1 for a usage error, 2 after --help/--version. Uses
+ * getopt_long over the fixed options and one per setting, so "--listen=ADDR"
+ * and "--listen ADDR" mean the same, and a flag never swallows the next one. */
 static int parse_args(int argc, char **argv, struct options *opt)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
+    static struct cli_option rows[2 * MAX_SETTINGS + 1];
+    static char names[MAX_SETTINGS][SETTING_NAME_CAP];
+    const struct cli_option *tables[] = {fixed_options, setting_options(rows, names), NULL};
+    struct option longopts[CLI_MAX_OPTIONS];
+    char shortopts[16];
+    int c;
 
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+    cli_build(tables, longopts, CLI_MAX_OPTIONS, shortopts, sizeof(shortopts));
+    optind = 0;
+    while ((c = cli_next("enclaved", argc, argv, shortopts, longopts)) != -1) {
+        switch (c) {
+        case CLI_EXIT_USAGE:
+            return 1;
+        case 'h':
             print_usage(stdout);
             return 2;
-        }
-        if (strcmp(arg, "--version") == 0) {
+        case OPT_VERSION:
             printf("enclaved %s\n", ENCLAVED_VERSION);
             return 2;
-        }
-        if (strcmp(arg, "--ephemeral-keys") == 0) {
+        case OPT_EPHEMERAL_KEYS:
             opt->ephemeral_keys = 1;
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0 || i + 1 >= argc) {
-            fprintf(stderr, "enclaved: unexpected argument '%s' (see --help)\n", arg);
-            return 1;
-        }
-        if (strcmp(arg, "--userdata") == 0) {
-            opt->userdata_path = argv[++i];
-        } else if (strcmp(arg, "--io") == 0) {
-            opt->io = argv[++i];
-        } else if (opt->override_count < MAX_OVERRIDES) {
-            opt->keys[opt->override_count] = arg + 2;
-            opt->values[opt->override_count] = argv[++i];
+            break;
+        case OPT_USERDATA:
+            opt->userdata_path = optarg;
+            break;
+        case OPT_IO:
+            opt->io = optarg;
+            break;
+        default:
+            if (opt->override_count == MAX_OVERRIDES) {
+                fprintf(stderr, "enclaved: too many settings on the command line\n");
+                return 1;
+            }
+            opt->keys[opt->override_count] = config_key_name((size_t)(c - OPT_SETTING));
+            opt->values[opt->override_count] = optarg;
             opt->override_count++;
-        } else {
-            fprintf(stderr, "enclaved: too many settings on the command line\n");
-            return 1;
+            break;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "enclaved: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 1;
     }
     if (opt->io != NULL && strcmp(opt->io, "uv") != 0 && strcmp(opt->io, "poll") != 0) {
         fprintf(stderr, "enclaved: --io must be uv or poll\n");
@@ -96,7 +154,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
     }
 #endif
     if (opt->userdata_path == NULL && !opt->ephemeral_keys) {
-        fprintf(stderr, "enclaved: give --userdata IMAGE, --ephemeral-keys, or both (see --help)\n");
+        fprintf(stderr, "enclaved: give --userdata PATH, --ephemeral-keys, or both (see --help)\n");
         return 1;
     }
     return 0;
@@ -105,19 +163,9 @@ static int parse_args(int argc, char **argv, struct options *opt)
 static int apply_overrides(const struct options *opt, struct config *cfg)
 {
     char err[CONFIG_ERROR_MAX];
-    char key[64];
 
     for (size_t i = 0; i < opt->override_count; i++) {
-        size_t n = strlen(opt->keys[i]);
-
-        if (n >= sizeof(key)) {
-            fprintf(stderr, "enclaved: unknown setting --%s\n", opt->keys[i]);
-            return -1;
-        }
-        for (size_t j = 0; j <= n; j++) {
-            key[j] = opt->keys[i][j] == '-' ? '_' : opt->keys[i][j];
-        }
-        if (config_set(cfg, key, opt->values[i], err, sizeof(err)) != STATUS_OK) {
+        if (config_set(cfg, opt->keys[i], opt->values[i], err, sizeof(err)) != STATUS_OK) {
             fprintf(stderr, "enclaved: --%s: %s\n", opt->keys[i], err);
             return -1;
         }
@@ -169,22 +217,16 @@ static status_t boot_apps(struct core *core, void *ctx)
     return STATUS_OK;
 }
 
-/* Reads and checks the image, then applies its etc/enclaved.conf. On
- * failure prints one line naming the problem. */
-static int load_userdata(const char *path, uint8_t **image, struct userdata *ud,
-                         struct config *cfg)
+/* Reads and checks the userdata (a directory or an image file), then
+ * applies its etc/enclaved.conf. On failure prints one line naming the
+ * problem. */
+static int load_userdata(const char *path, struct userdata *ud, struct config *cfg)
 {
-    size_t len = 0;
-    char err[CONFIG_ERROR_MAX + 64];
+    char err[CONFIG_ERROR_MAX + 384];
 
     status_trail_reset();
-    if (platform_read_userdata(path, image, &len) != STATUS_OK) {
-        fprintf(stderr, "enclaved: cannot read userdata image %s: %s\n", path,
-                status_trail_message());
-        return -1;
-    }
-    if (userdata_load(*image, len, ud, err, sizeof(err)) != STATUS_OK) {
-        fprintf(stderr, "enclaved: bad userdata image %s: %s\n", path, err);
+    if (userdata_load_path(path, ud, err, sizeof(err)) != STATUS_OK) {
+        fprintf(stderr, "enclaved: %s\n", err);
         return -1;
     }
     if (ud->config_text != NULL &&
@@ -201,19 +243,20 @@ int main(int argc, char **argv)
     struct options opt;
     struct config cfg;
     struct userdata ud;
-    uint8_t *image = NULL;
     struct keystore *ks = NULL;
     int rc;
 
     memset(&opt, 0, sizeof(opt));
     memset(&ud, 0, sizeof(ud));
     signal(SIGPIPE, SIG_IGN);
+    /* On the SEE the loader unpacks the userdata as the root (DESIGN §8). */
+    opt.userdata_path = platform_default_userdata();
     rc = parse_args(argc, argv, &opt);
     if (rc != 0) {
         return rc == 2 ? 0 : 2;
     }
     config_defaults(&cfg);
-    if (opt.userdata_path != NULL && load_userdata(opt.userdata_path, &image, &ud, &cfg) != 0) {
+    if (opt.userdata_path != NULL && load_userdata(opt.userdata_path, &ud, &cfg) != 0) {
         rc = 1;
         goto out;
     }
@@ -236,7 +279,7 @@ int main(int argc, char **argv)
         }
         LOG_W("--ephemeral-keys: random keys for this run only; sealed data will not outlive it");
     } else if (!ud.has_keys) {
-        fprintf(stderr, "enclaved: userdata image %s has no %s and %s "
+        fprintf(stderr, "enclaved: userdata %s has no %s and %s "
                         "(add them with enclaved-keygen, or run with --ephemeral-keys)\n",
                 opt.userdata_path, USERDATA_STATIC_KEY_PATH, USERDATA_SEALING_KEY_PATH);
         goto out;
@@ -263,7 +306,6 @@ int main(int argc, char **argv)
 out:
     keypool_stop();
     userdata_clear(&ud);
-    free(image);
     rng_clear();
     return rc;
 }

@@ -31,6 +31,7 @@ struct channel_crypto {
     struct noise_transport transport;     /* valid once hs is NULL */
     uint64_t deadline_ms;
     struct channel *hs_next, *hs_prev;    /* table's handshake list, deadline order */
+    uint8_t strict_asked;                 /* NK message 1 carried the strict marker */
 };
 
 struct channel {
@@ -86,6 +87,10 @@ static uint8_t *scratch(struct core *core, size_t len)
 {
     struct channel_table *t = core->channels;
 
+    /* Never NULL on success, not even for an empty message. */
+    if (len == 0) {
+        len = 1;
+    }
     if (t->scratch_cap < len) {
         uint8_t *grown = realloc(t->scratch, len);
         if (grown == NULL) {
@@ -331,6 +336,11 @@ static void finish_handshake(struct core *core, struct channel *ch)
         fail_crypto(core, ch, STATUS_PERMISSION_DENIED, "split failed");
         return;
     }
+    /* DESIGN §6: KK and strict-asking NK clients get strict framing of their
+     * input; other NK clients get libsignal's. */
+    if (ch->type == ENCLAVED__CHANNEL_TYPE__CLIENT_NK && !cr->strict_asked) {
+        cr->transport.recv_framing = NOISE_FRAMING_LIBSIGNAL;
+    }
     handshake_list_remove(core->channels, ch);
     noise_handshake_free(cr->hs);
     cr->hs = NULL;
@@ -339,10 +349,12 @@ static void finish_handshake(struct core *core, struct channel *ch)
 }
 
 /* Whether the peer's payload attests our code: NK lists acceptable hashes,
- * KK must carry exactly ours. */
-static int payload_accepts(const struct channel *ch, const uint8_t *payload, size_t len)
+ * KK must carry exactly ours. An NK list that also holds the strict marker
+ * asks for strict framing (noise.h). */
+static int payload_accepts(struct channel *ch, const uint8_t *payload, size_t len)
 {
     const uint8_t *ours = process_code_hash(ch->proc->lua);
+    int accepted = 0;
 
     if (ch->type != ENCLAVED__CHANNEL_TYPE__CLIENT_NK) {
         return len == PROCESS_CODE_HASH_LEN && memcmp(payload, ours, len) == 0;
@@ -352,10 +364,13 @@ static int payload_accepts(const struct channel *ch, const uint8_t *payload, siz
     }
     for (size_t i = 0; i < len; i += PROCESS_CODE_HASH_LEN) {
         if (memcmp(payload + i, ours, PROCESS_CODE_HASH_LEN) == 0) {
-            return 1;
+            accepted = 1;
+        }
+        if (memcmp(payload + i, noise_strict_framing_marker, PROCESS_CODE_HASH_LEN) == 0) {
+            ch->crypto->strict_asked = 1;
         }
     }
-    return 0;
+    return accepted;
 }
 
 static void handle_handshake_input(struct core *core, struct channel *ch, const uint8_t *data,
@@ -558,8 +573,10 @@ void channel_handle_data(struct session *s, uint32_t channel_id, const uint8_t *
         close_channel(core, ch, STATUS_RESOURCE_EXHAUSTED, "out of memory", 0, 1);
         return;
     }
+    status_trail_reset();
     if (noise_transport_decrypt(&cr->transport, data, len, plain, len, &plain_len) != STATUS_OK) {
-        fail_crypto(core, ch, STATUS_DATA_LOSS, "transport message failed to decrypt");
+        /* The wire gets "decrypt failed"; the log says which rule it broke. */
+        fail_crypto(core, ch, STATUS_DATA_LOSS, status_trail_message());
         return;
     }
     deliver_message(core, ch, plain, plain_len);

@@ -24,8 +24,6 @@
 #include <string.h>
 
 #include <mbedtls/chachapoly.h>
-#include <mbedtls/hkdf.h>
-#include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
@@ -132,21 +130,85 @@ static status_t aead_decrypt(const uint8_t k[NOISE_KEY_LEN], uint64_t n, const u
     return STATUS_OK;
 }
 
-/* HKDF(ck, ikm, 2) of §4.3: out1 || out2 = 64 bytes. */
+/* HMAC-SHA256 (RFC 2104) for keys of at most one block (Noise's are 32
+ * bytes), on mbedTLS SHA-256 contexts in caller storage. mbedtls_hkdf and
+ * mbedtls_md_hmac_* allocate their contexts in mbedtls_md_setup, twice per
+ * HKDF step and so 12 times per NK handshake side (DESIGN §10: no
+ * allocation per handshake); this path allocates nothing. */
+enum { SHA256_BLOCK_LEN = 64 };
+
+struct hmac_sha256 {
+    mbedtls_sha256_context inner;
+    mbedtls_sha256_context outer;
+};
+
+static int hmac_start(struct hmac_sha256 *m, const uint8_t *key, size_t key_len)
+{
+    uint8_t pad[SHA256_BLOCK_LEN];
+    int rc;
+
+    ENCLAVED_ASSERT(key_len <= SHA256_BLOCK_LEN);
+    mbedtls_sha256_init(&m->inner);
+    mbedtls_sha256_init(&m->outer);
+    memset(pad, 0x36, sizeof(pad));
+    for (size_t i = 0; i < key_len; i++) {
+        pad[i] ^= key[i];
+    }
+    rc = mbedtls_sha256_starts(&m->inner, 0);
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m->inner, pad, sizeof(pad));
+    memset(pad, 0x5c, sizeof(pad));
+    for (size_t i = 0; i < key_len; i++) {
+        pad[i] ^= key[i];
+    }
+    rc = rc != 0 ? rc : mbedtls_sha256_starts(&m->outer, 0);
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m->outer, pad, sizeof(pad));
+    mbedtls_platform_zeroize(pad, sizeof(pad));
+    return rc;
+}
+
+/* Finishes the MAC into out and wipes both contexts. */
+static int hmac_finish(struct hmac_sha256 *m, int rc, uint8_t out[NOISE_HASH_LEN])
+{
+    uint8_t inner_hash[NOISE_HASH_LEN];
+
+    rc = rc != 0 ? rc : mbedtls_sha256_finish(&m->inner, inner_hash);
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m->outer, inner_hash, sizeof(inner_hash));
+    rc = rc != 0 ? rc : mbedtls_sha256_finish(&m->outer, out);
+    mbedtls_platform_zeroize(inner_hash, sizeof(inner_hash));
+    mbedtls_sha256_free(&m->inner);
+    mbedtls_sha256_free(&m->outer);
+    return rc;
+}
+
+/* HKDF(ck, ikm, 2) of §4.3 (RFC 5869 with salt = ck, empty info):
+ * temp_key = HMAC(ck, ikm); out1 = HMAC(temp_key, 0x01);
+ * out2 = HMAC(temp_key, out1 || 0x02). out1 may alias ck. */
 static status_t hkdf2(const uint8_t ck[NOISE_HASH_LEN], const uint8_t *ikm, size_t ikm_len,
                       uint8_t out1[NOISE_HASH_LEN], uint8_t out2[NOISE_HASH_LEN])
 {
-    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-    uint8_t okm[2 * NOISE_HASH_LEN];
+    static const uint8_t one = 0x01, two = 0x02;
+    struct hmac_sha256 m;
+    uint8_t temp_key[NOISE_HASH_LEN], t1[NOISE_HASH_LEN];
     int rc;
 
-    rc = mbedtls_hkdf(md, ck, NOISE_HASH_LEN, ikm, ikm_len, NULL, 0, okm, sizeof(okm));
+    rc = hmac_start(&m, ck, NOISE_HASH_LEN);
+    rc = rc != 0 || ikm_len == 0 ? rc : mbedtls_sha256_update(&m.inner, ikm, ikm_len);
+    rc = hmac_finish(&m, rc, temp_key);
+    rc = rc != 0 ? rc : hmac_start(&m, temp_key, sizeof(temp_key));
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m.inner, &one, 1);
+    rc = hmac_finish(&m, rc, t1);
+    rc = rc != 0 ? rc : hmac_start(&m, temp_key, sizeof(temp_key));
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m.inner, t1, sizeof(t1));
+    rc = rc != 0 ? rc : mbedtls_sha256_update(&m.inner, &two, 1);
+    rc = hmac_finish(&m, rc, out2);
     if (rc == 0) {
-        memcpy(out1, okm, NOISE_HASH_LEN);
-        memcpy(out2, okm + NOISE_HASH_LEN, NOISE_HASH_LEN);
+        memcpy(out1, t1, NOISE_HASH_LEN);
+    } else {
+        mbedtls_platform_zeroize(out2, NOISE_HASH_LEN);
     }
-    mbedtls_platform_zeroize(okm, sizeof(okm));
-    ENSURE(rc != MBEDTLS_ERR_MD_ALLOC_FAILED, STATUS_RESOURCE_EXHAUSTED, "hkdf out of memory");
+    mbedtls_platform_zeroize(temp_key, sizeof(temp_key));
+    mbedtls_platform_zeroize(t1, sizeof(t1));
+    /* The software SHA-256 cannot fail; if it ever does, say so. */
     ENSURE(rc == 0, STATUS_INTERNAL, "hkdf failed");
     return STATUS_OK;
 }
@@ -475,6 +537,7 @@ status_t noise_handshake_split(struct noise_handshake *hs, struct noise_transpor
     }
     out->send.nonce = 0;
     out->recv.nonce = 0;
+    out->recv_framing = NOISE_FRAMING_STRICT;
 out:
     mbedtls_platform_zeroize(c1, sizeof(c1));
     mbedtls_platform_zeroize(c2, sizeof(c2));
@@ -484,6 +547,12 @@ out:
 /* {====================================================================
  * Transport */
 
+/* SHA-256("enclaved-noise-strict-framing-v1"); test_noise recomputes it. */
+const uint8_t noise_strict_framing_marker[NOISE_HASH_LEN] = {
+    0x72, 0x57, 0x6f, 0x75, 0x89, 0x38, 0x5d, 0x5a, 0x0a, 0x68, 0x1a, 0x4e, 0xd4, 0x08, 0x23, 0xce,
+    0x84, 0x99, 0x12, 0x3f, 0xb7, 0x19, 0x93, 0x3c, 0xba, 0x6f, 0xae, 0xfd, 0x38, 0x5a, 0x44, 0x6d,
+};
+
 /* Where one Noise message of a sealed application message lives: plaintext
  * [pt_off, pt_off + pt_len) <-> ciphertext [ct_off, ct_off + pt_len + 16). */
 struct chunk {
@@ -492,15 +561,18 @@ struct chunk {
     size_t ct_off;
 };
 
-/* The layout is a function of the plaintext length alone, and this is the only
- * place that computes it. Encrypt and decrypt both walk it through crypt_chunks
- * below (HsmEnclave's two loops disagreed and its decrypt over-read).
+/* Chunk i of a message is a function of the plaintext length alone, and this
+ * is the only place that computes it. Encrypt and decrypt both walk it
+ * through crypt_chunks below (HsmEnclave's two loops disagreed and its
+ * decrypt over-read); only the chunk count differs between the framings.
  *
- * Every chunk is full except the last, which never is: a plaintext that fills
- * k chunks exactly gets an empty (tag-only) chunk k + 1. So the last Noise
- * message of a sealed message is always shorter than 65535 bytes, and a
- * message cut at a chunk boundary has an impossible length instead of
- * decrypting as its own prefix. */
+ * Strict framing (what encrypt writes): every chunk is full except the last,
+ * which never is: a plaintext that fills k chunks exactly gets an empty
+ * (tag-only) chunk k + 1. So the last Noise message of a sealed message is
+ * always shorter than 65535 bytes, and a message cut at a chunk boundary has
+ * an impossible length instead of decrypting as its own prefix. libsignal
+ * framing stops after chunk k, and sends no chunk at all for an empty
+ * plaintext; decrypt takes the count from the ciphertext length. */
 static size_t chunk_count(size_t pt_len)
 {
     return pt_len / NOISE_MAX_CHUNK_PLAINTEXT + 1;
@@ -529,30 +601,42 @@ size_t noise_transport_sealed_len(size_t plaintext_len)
     return plaintext_len + count * NOISE_TAG_LEN;
 }
 
-/* The plaintext length whose sealed length is exactly ct_len. DATA_LOSS when
- * no encrypt produces ct_len: empty, under 16 bytes, or a last Noise message
- * that is full (65535 bytes) or shorter than a tag. */
-static status_t opened_len(size_t ct_len, size_t *pt_len)
+/* How many Noise messages ct_len bytes hold: all full but the last. */
+static size_t count_messages(size_t ct_len)
 {
-    size_t count = ct_len / NOISE_MAX_MESSAGE_LEN + (ct_len % NOISE_MAX_MESSAGE_LEN != 0);
-    size_t candidate;
+    return ct_len / NOISE_MAX_MESSAGE_LEN + (ct_len % NOISE_MAX_MESSAGE_LEN != 0);
+}
 
-    ENSURE(ct_len >= NOISE_TAG_LEN, STATUS_DATA_LOSS, "transport message too short");
-    candidate = ct_len - count * NOISE_TAG_LEN;
-    ENSURE(noise_transport_sealed_len(candidate) == ct_len, STATUS_DATA_LOSS,
-           "transport message has an impossible length");
-    *pt_len = candidate;
+/* The plaintext length of a received message of ct_len bytes in Noise
+ * messages of *count. DATA_LOSS when the framing allows no such length:
+ * strict only takes what encrypt produces (not empty, never a full last
+ * message); both refuse a last message shorter than a tag. */
+static status_t opened_len(enum noise_framing framing, size_t ct_len, size_t *pt_len,
+                           size_t *count)
+{
+    size_t n = count_messages(ct_len);
+    size_t last = ct_len - (n > 0 ? (n - 1) * NOISE_MAX_MESSAGE_LEN : 0);
+
+    if (framing == NOISE_FRAMING_STRICT) {
+        ENSURE(ct_len != 0, STATUS_DATA_LOSS, "empty transport message (strict framing)");
+        ENSURE(last != NOISE_MAX_MESSAGE_LEN, STATUS_DATA_LOSS,
+               "last Noise message is full (strict framing): cut at a chunk boundary");
+    } else {
+        ENSURE(framing == NOISE_FRAMING_LIBSIGNAL, STATUS_DATA_LOSS, "unknown framing");
+    }
+    ENSURE(ct_len == 0 || last >= NOISE_TAG_LEN, STATUS_DATA_LOSS,
+           "last Noise message shorter than a tag");
+    *pt_len = ct_len - n * NOISE_TAG_LEN;
+    *count = n;
     return STATUS_OK;
 }
 
 /* Encrypts (in = plaintext, out = ciphertext) or decrypts (the reverse) the
- * whole message of pt_len plaintext bytes with nonces c->nonce, c->nonce + 1,
- * ... Does not advance c->nonce. */
+ * count Noise messages of a message of pt_len plaintext bytes with nonces
+ * c->nonce, c->nonce + 1, ... Does not advance c->nonce. */
 static status_t crypt_chunks(const struct noise_cipher *c, int encrypt, const uint8_t *in,
-                             size_t pt_len, uint8_t *out)
+                             size_t pt_len, size_t count, uint8_t *out)
 {
-    size_t count = chunk_count(pt_len);
-
     for (size_t i = 0; i < count; i++) {
         struct chunk ch = chunk_at(pt_len, i);
 
@@ -589,7 +673,7 @@ status_t noise_transport_encrypt(struct noise_transport *t, const uint8_t *pt, s
     ENSURE(pt != NULL || len == 0, STATUS_INVALID_ARGUMENT, "NULL plaintext");
     ENSURE(cap >= sealed, STATUS_INVALID_ARGUMENT, "ciphertext buffer too small");
     ENSURE(nonces_left(&t->send, count), STATUS_RESOURCE_EXHAUSTED, "send nonces exhausted");
-    TRY(crypt_chunks(&t->send, 1, pt, len, out));
+    TRY(crypt_chunks(&t->send, 1, pt, len, count, out));
     t->send.nonce += count;
     *out_len = sealed;
     return STATUS_OK;
@@ -599,14 +683,18 @@ status_t noise_transport_decrypt(struct noise_transport *t, const uint8_t *ct, s
                                  uint8_t *out, size_t cap, size_t *out_len)
 {
     size_t pt_len = 0;
-    size_t count;
+    size_t count = 0;
     status_t st;
 
-    TRY(opened_len(len, &pt_len));
-    count = chunk_count(pt_len);
+    TRY(opened_len(t->recv_framing, len, &pt_len, &count));
     ENSURE(cap >= pt_len, STATUS_INVALID_ARGUMENT, "plaintext buffer too small");
+    if (count == 0) {
+        /* libsignal's empty plaintext: no Noise message, no nonce used. */
+        *out_len = 0;
+        return STATUS_OK;
+    }
     ENSURE(nonces_left(&t->recv, count), STATUS_DATA_LOSS, "receive nonces exhausted");
-    st = crypt_chunks(&t->recv, 0, ct, pt_len, out);
+    st = crypt_chunks(&t->recv, 0, ct, pt_len, count, out);
     if (st != STATUS_OK) {
         /* Earlier chunks were authentic, but the message as a whole is not. */
         mbedtls_platform_zeroize(out, pt_len);

@@ -46,10 +46,34 @@ struct noise_cipher {
     uint64_t nonce;
 };
 
+/* How the Noise messages of one received application message are laid out
+ * (DESIGN §6). Sending always uses NOISE_FRAMING_STRICT, which both read. */
+enum noise_framing {
+    /* The last Noise message is never full (a plaintext of k * 65519 bytes
+     * ends with an empty, 16-byte message), and an empty plaintext is one
+     * 16-byte message. A message cut at a chunk boundary has a length no
+     * encrypt produces, so it is refused rather than read as a prefix. */
+    NOISE_FRAMING_STRICT = 0,
+    /* libsignal's HsmEnclaveClient: plaintext cut into 65519-byte chunks, so
+     * the last Noise message may be full too, and zero bytes are the empty
+     * plaintext. Strict input is valid here as well. The host can cut such a
+     * message at a chunk boundary, join two, or add empty ones unnoticed. */
+    NOISE_FRAMING_LIBSIGNAL = 1,
+};
+
+/* NK message 1 asks for strict framing of its channel's input by listing this
+ * value among its accepted code hashes: SHA-256 of NOISE_STRICT_MARKER_DOMAIN.
+ * The domain string is not valid Lua, so no process has this code hash. */
+#define NOISE_STRICT_MARKER_DOMAIN "enclaved-noise-strict-framing-v1"
+extern const uint8_t noise_strict_framing_marker[NOISE_HASH_LEN];
+
 /* Both directions of an established channel (caller storage). */
 struct noise_transport {
     struct noise_cipher send;
     struct noise_cipher recv;
+    /* Public: the framing noise_transport_decrypt accepts. noise_handshake_split
+     * sets NOISE_FRAMING_STRICT; a CLIENT_NK channel may relax it once. */
+    enum noise_framing recv_framing;
 };
 
 /* Lifecycle. */
@@ -109,11 +133,9 @@ int noise_handshake_is_complete(const struct noise_handshake *hs);
 void noise_handshake_get_hash(const struct noise_handshake *hs, uint8_t out[NOISE_HASH_LEN]);
 
 /* Transport. One application message travels as a sequence of Noise messages
- * of at most 65535 bytes each: all full but the last, which is never full
- * (a plaintext of k * 65519 bytes ends with an empty, 16-byte message), and an
- * empty plaintext is one 16-byte message. Associated data is empty. Because
- * the last message is always short, a message cut at a chunk boundary has a
- * length no encrypt produces and is refused rather than read as a prefix. */
+ * of at most 65535 bytes each, all full but possibly the last, laid out as
+ * enum noise_framing says: encrypt always writes strict framing, decrypt reads
+ * t->recv_framing. Associated data is empty. */
 
 /* Wipes both keys. */
 void noise_transport_clear(struct noise_transport *t);
@@ -127,9 +149,12 @@ size_t noise_transport_sealed_len(size_t plaintext_len);
  * are untouched. */
 status_t noise_transport_encrypt(struct noise_transport *t, const uint8_t *pt, size_t len,
                                  uint8_t *out, size_t cap, size_t *out_len);
-/* Decrypts ct (len bytes) into out (cap >= plaintext size, at most len - 16;
- * ct and out must not overlap). DATA_LOSS for a bad tag, a length no encrypt
- * could produce, a replayed or reordered message, or nonce exhaustion;
+/* Decrypts ct (len bytes, framed as t->recv_framing says) into out (cap >=
+ * plaintext size, at most len - 16, or 0 for an empty libsignal-framed
+ * message, when out may be NULL; ct and out must not overlap). DATA_LOSS for a
+ * bad tag, a length the framing does not allow (strict: empty, or a full last
+ * message; both: a last message shorter than a tag), a replayed or reordered
+ * message, or nonce exhaustion;
  * INVALID_ARGUMENT for a short cap. On failure any plaintext already written to
  * out is wiped, and *out_len and the receive nonce are untouched. */
 status_t noise_transport_decrypt(struct noise_transport *t, const uint8_t *ct, size_t len,

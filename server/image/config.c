@@ -21,7 +21,7 @@ struct key_spec {
 #define FIELD(f) offsetof(struct config, f)
 
 static const struct key_spec keys[] = {
-    {"listen", VALUE_LISTEN, 0, 0, 0, "IPv4 address and port to listen on (127.0.0.1:7480)"},
+    {"listen", VALUE_LISTEN, 0, 0, 0, "IPv4 address (or localhost) and port to listen on (127.0.0.1:7480)"},
     {"max_frame", VALUE_U32, FIELD(max_frame), 64, 64u << 20, "largest frame, bytes (1048576)"},
     {"max_connections", VALUE_U32, FIELD(max_connections), 1, 1000000,
      "open connections at once (16384)"},
@@ -114,6 +114,11 @@ status_t config_parse_address(const char *text, char *host_out, uint16_t *port_o
     ENSURE(port <= 65535, STATUS_INVALID_ARGUMENT, "port out of range");
     memcpy(host, text, host_len);
     host[host_len] = '\0';
+    /* The one name clients accept too (enclavectl --host localhost). */
+    if (strcmp(host, "localhost") == 0) {
+        snprintf(host, sizeof(host), "127.0.0.1");
+        host_len = strlen(host);
+    }
     /* sscanf's %u also takes blanks and signs ("1. +2.3.4"); allow only
      * digits and dots so the stored text is what inet_pton will accept. */
     ENSURE(strspn(host, "0123456789.") == host_len, STATUS_INVALID_ARGUMENT,

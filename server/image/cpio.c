@@ -450,6 +450,35 @@ status_t cpio_open(const uint8_t *image, size_t len, struct cpio_archive **out)
     return cpio_open_report(image, len, out, NULL, 0);
 }
 
+status_t cpio_index_entries(const struct cpio_entry *entries, size_t count,
+                            struct cpio_archive **out)
+{
+    struct cpio_archive *a;
+
+    ENSURE(count <= CPIO_MAX_ENTRIES, STATUS_RESOURCE_EXHAUSTED, "cpio: too many entries");
+    a = calloc(1, sizeof(*a));
+    ENSURE(a != NULL, STATUS_RESOURCE_EXHAUSTED, "cpio: out of memory");
+    if (count > 0) {
+        a->entries = calloc(count, sizeof(*a->entries));
+        if (a->entries == NULL) {
+            free(a);
+            FAIL(STATUS_RESOURCE_EXHAUSTED, "cpio: out of memory");
+        }
+        memcpy(a->entries, entries, count * sizeof(*entries));
+        qsort(a->entries, count, sizeof(*a->entries), compare_entries);
+    }
+    a->count = count;
+    a->cap = count;
+    for (size_t i = 1; i < count; i++) {
+        if (strcmp(a->entries[i - 1].name, a->entries[i].name) == 0) {
+            cpio_close(a);
+            FAIL(STATUS_ALREADY_EXISTS, "cpio: duplicate name");
+        }
+    }
+    *out = a;
+    return STATUS_OK;
+}
+
 void cpio_close(struct cpio_archive *a)
 {
     if (a == NULL) {

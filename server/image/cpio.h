@@ -83,6 +83,14 @@ status_t cpio_open(const uint8_t *image, size_t len, struct cpio_archive **out);
  * (or the offset when no name was read yet) into err[0..err_cap). */
 status_t cpio_open_report(const uint8_t *image, size_t len, struct cpio_archive **out,
                           char *err, size_t err_cap);
+/* The same index over entries another reader produced (image/userdir.c, an
+ * unpacked tree), so lookups and the userdata layout rules are one code path
+ * for both sources. Copies the table (names and data stay borrowed and must
+ * outlive the archive) and sorts it. Returns OK, RESOURCE_EXHAUSTED "cpio:
+ * too many entries" / "cpio: out of memory", or ALREADY_EXISTS "cpio:
+ * duplicate name"; on failure *out is untouched. */
+status_t cpio_index_entries(const struct cpio_entry *entries, size_t count,
+                            struct cpio_archive **out);
 /* Frees the index; the image stays the caller's. cpio_close(NULL) is a no-op. */
 void cpio_close(struct cpio_archive *a);
 

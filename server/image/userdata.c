@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "image/userdata.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mbedtls/platform_util.h>
+
+#include "image/userdir.h"
+#include "platform/platform.h"
 
 static const char LUA_SUFFIX[] = ".lua";
 enum { LUA_SUFFIX_LEN = sizeof(LUA_SUFFIX) - 1, APPS_DIR_LEN = sizeof(USERDATA_APPS_DIR) - 1 };
@@ -192,9 +197,80 @@ status_t userdata_load(const uint8_t *image, size_t len, struct userdata *out, c
     return s;
 }
 
+status_t userdata_load_dir(int root_fd, struct userdata *out, char *err, size_t err_cap)
+{
+    struct userdir dir;
+    status_t s;
+
+    memset(out, 0, sizeof(*out));
+    s = userdir_read(root_fd, &dir, err, err_cap);
+    if (s != STATUS_OK) {
+        return s;
+    }
+    s = cpio_index_entries(dir.entries, dir.count, &out->archive);
+    free(dir.entries);
+    /* The index points into the arena, which the struct now owns. */
+    out->owned = dir.arena;
+    out->owned_len = dir.arena_cap;
+    out->from_dir = 1;
+    if (s != STATUS_OK) {
+        report(err, err_cap, ".", status_trail_message());
+    } else {
+        s = load_layout(out, err, err_cap);
+    }
+    if (s != STATUS_OK) {
+        userdata_clear(out);
+    }
+    return s;
+}
+
+status_t userdata_load_path(const char *path, struct userdata *out, char *err, size_t err_cap)
+{
+    char reason[CPIO_MAX_NAME + 128] = "";
+    uint8_t *image = NULL;
+    size_t len = 0;
+    status_t s;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    memset(out, 0, sizeof(*out));
+    if (fd >= 0) {
+        s = userdata_load_dir(fd, out, reason, sizeof(reason));
+        close(fd);
+        if (s != STATUS_OK && err != NULL && err_cap > 0) {
+            snprintf(err, err_cap, "bad userdata directory %s: %s", path, reason);
+        }
+        return s;
+    }
+    status_trail_reset();
+    s = platform_read_userdata(path, &image, &len);
+    if (s != STATUS_OK) {
+        if (err != NULL && err_cap > 0) {
+            snprintf(err, err_cap, "cannot read userdata image %s: %s", path,
+                     status_trail_message());
+        }
+        return s;
+    }
+    s = userdata_load(image, len, out, reason, sizeof(reason));
+    if (s != STATUS_OK) {
+        if (err != NULL && err_cap > 0) {
+            snprintf(err, err_cap, "bad userdata image %s: %s", path, reason);
+        }
+        mbedtls_platform_zeroize(image, len);
+        free(image);
+        return s;
+    }
+    out->owned = image;
+    out->owned_len = len;
+    return STATUS_OK;
+}
+
 void userdata_clear(struct userdata *u)
 {
     cpio_close(u->archive);
+    if (u->owned != NULL) {
+        mbedtls_platform_zeroize(u->owned, u->owned_len);
+    }
+    free(u->owned);
     free(u->apps);
     mbedtls_platform_zeroize(u->static_private, sizeof(u->static_private));
     mbedtls_platform_zeroize(u->sealing_secret, sizeof(u->sealing_secret));

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * Platform seams (DESIGN §9): entropy, clocks and the userdata bytes. Linux
- * implements them in platform_linux.c; the CodeSafe SEE target supplies its
- * own file with the same functions (the HSM RNG, SEElib_ReadUserData).
- * Nothing else in server/ reads /dev/urandom, clocks or files directly.
+ * Platform seams (DESIGN §9): entropy, clocks, the userdata source and
+ * memory figures. Linux implements them in platform_linux.c, the CodeSafe
+ * SEE (glibc architecture) in platform_codesafe.c; the build picks one.
+ * Nothing else in server/ reads /dev/urandom or clocks; files are read here
+ * (the image) and by image/userdir.c (an unpacked tree, openat-relative).
  */
 #ifndef ENCLAVED_PLATFORM_H
 #define ENCLAVED_PLATFORM_H
@@ -21,9 +22,12 @@ uint64_t platform_time_micros(void);
 uint64_t platform_monotonic_ms(void);
 /* "linux" or "codesafe". */
 const char *platform_target(void);
-/* Reads the userdata image. On Linux path names the file; on the SEE it is
- * ignored and the bytes come from the loader. On success *out is malloc'd and
- * owned by the caller; on failure *out is untouched. */
+/* The userdata path used when --userdata is absent: NULL on Linux, "/" on
+ * the SEE, where the loader unpacks the userdata CPIO as the root. */
+const char *platform_default_userdata(void);
+/* Reads the userdata image file at path (a regular file of at most 64 MiB).
+ * On success *out is malloc'd and owned by the caller; on failure *out is
+ * untouched. */
 status_t platform_read_userdata(const char *path, uint8_t **out, size_t *out_len);
 /* Resident set size of this process in bytes, 0 when unknown. The first call
  * may open a file (Linux: /proc/self/statm), so main makes it before the

@@ -60,13 +60,19 @@ const char *platform_target(void)
     return "linux";
 }
 
+const char *platform_default_userdata(void)
+{
+    return NULL;
+}
+
 status_t platform_read_userdata(const char *path, uint8_t **out, size_t *out_len)
 {
     struct stat st;
     uint8_t *buf = NULL;
     size_t done = 0;
     status_t status = STATUS_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake is refused below, not waited on. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
     if (fd < 0) {
         FAIL(STATUS_NOT_FOUND, "cannot open userdata image");

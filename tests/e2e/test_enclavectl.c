@@ -104,6 +104,9 @@ static struct run run_ctl_v(uint16_t port, const char *input, size_t input_len, 
             dup2(ferr, 2) < 0) {
             _exit(127);
         }
+        /* The known-servers file goes to the test's own directory. */
+        setenv("HOME", ts.dir, 1);
+        unsetenv("XDG_CONFIG_HOME");
         execv(ENCLAVECTL_BIN, (char *const *)argv);
         _exit(127);
     }

@@ -66,9 +66,44 @@ if err=$("$mk" "$work/one" "$work/x.cpio" 2>&1); then fail "symlink accepted"; f
 [ ! -e "$work/x.cpio" ] || fail "output written on failure"
 rm "$work/one/apps/link.lua"
 
-# --sign without tct2 prints the exact command and succeeds.
-out=$(PATH=/usr/bin:/bin "$mk" "$work/one" "$work/s.cpio" --sign --key=opkey --machine-key-ident=mk)
-[[ $out == *"tct2 --sign-and-pack --key=opkey --machine-key-ident=mk --infile=$work/s.cpio --outfile=$work/s.cpio.sar"* ]] ||
-  fail "sign output: $out"
+# --help is success; a bad option or a missing operand is a usage error (2).
+"$mk" --help | grep -q "^usage: mkuserdata" || fail "--help output"
+set +e; "$mk" --bogus "$work/one" "$work/x.cpio" 2>/dev/null; rc=$?; set -e
+[ "$rc" = 2 ] || fail "--bogus exit $rc"
+set +e; "$mk" "$work/one" 2>/dev/null; rc=$?; set -e
+[ "$rc" = 2 ] || fail "one operand exit $rc"
+
+# --sign without tct2 (not on PATH, none in /opt/nfast/bin here) fails and
+# says what to run; nothing claims to be signed.
+if [ ! -x /opt/nfast/bin/tct2 ]; then
+  set +e; err=$(PATH=/usr/bin:/bin "$mk" --sign --key opkey --machine-key-ident=mk "$work/one" "$work/s.cpio" 2>&1 >/dev/null); rc=$?; set -e
+  [ "$rc" = 1 ] || fail "--sign without tct2 exit $rc"
+  [[ $err == *"tct2 --sign-and-pack --key=opkey --machine-key-ident=mk --infile=$work/s.cpio --outfile=$work/s.cpio.sar"* ]] ||
+    fail "sign message: $err"
+  [ ! -e "$work/s.cpio.sar" ] || fail "a SAR appeared"
+fi
+# --dry-run prints the command and succeeds.
+out=$(PATH=/usr/bin:/bin "$mk" --sign --key=opkey --machine-key-ident mk --dry-run "$work/one" "$work/s.cpio")
+[[ $out == *"would run: "*"--sign-and-pack --key=opkey --machine-key-ident=mk --infile=$work/s.cpio --outfile=$work/s.cpio.sar"* ]] ||
+  fail "dry-run output: $out"
+# With a tct2 on PATH (a stand-in: Entrust's tool is not on this machine) it
+# runs it with those flags and prints the SAR's SHA-256.
+mkdir "$work/bin"
+cat >"$work/bin/tct2" <<'FAKE'
+#!/bin/sh
+for a in "$@"; do case "$a" in --outfile=*) o=${a#--outfile=} ;; esac; done
+echo "$*" >"$o.args"; printf 'SAR' >"$o"
+FAKE
+chmod +x "$work/bin/tct2"
+out=$(PATH="$work/bin:/usr/bin:/bin" "$mk" --sign --key=opkey --machine-key-ident=mk "$work/one" "$work/s.cpio")
+sar_sum=$(sha256sum "$work/s.cpio.sar" | cut -d' ' -f1)
+[[ $out == *"$sar_sum  $work/s.cpio.sar"* ]] || fail "SAR hash not printed: $out"
+grep -q -- "--sign-and-pack --key=opkey --machine-key-ident=mk --infile=$work/s.cpio" "$work/s.cpio.sar.args" ||
+  fail "tct2 args: $(cat "$work/s.cpio.sar.args")"
+# A tct2 that fails makes mkuserdata fail.
+printf '#!/bin/sh\nexit 3\n' >"$work/bin/tct2"
+if PATH="$work/bin:/usr/bin:/bin" "$mk" --sign --key=opkey --machine-key-ident=mk "$work/one" "$work/s.cpio" >/dev/null 2>&1; then
+  fail "failing tct2 accepted"
+fi
 if "$mk" "$work/one" "$work/s.cpio" --sign 2>/dev/null; then fail "--sign without key accepted"; fi
 echo "ok"

@@ -389,6 +389,111 @@ START_TEST(test_logs_never_contain_key_bytes)
 }
 END_TEST
 
+/* What a client sees of one server: GetInfo's bytes and ProcessList's
+ * entries, minus their creation times. */
+struct view {
+    uint8_t info[512];
+    size_t info_len;
+    uint32_t max_processes;
+    size_t processes;
+    char names[4][65];
+    uint8_t hashes[4][32];
+    uint32_t ids[4];
+};
+
+static void take_view(const char *userdata, struct view *v)
+{
+    struct test_server ts;
+    const char *args[] = {"--userdata", userdata, NULL};
+    Enclaved__Request req = ENCLAVED__REQUEST__INIT;
+    Enclaved__ProcessList body = ENCLAVED__PROCESS_LIST__INIT;
+    Enclaved__ServerFrame *f = NULL;
+    Enclaved__ProcessListResult *list;
+    struct client *c;
+    char *log;
+
+    memset(v, 0, sizeof(*v));
+    test_server_start(&ts, args);
+    c = test_server_connect(&ts);
+    ck_assert_int_eq(client_get_info(c, &f), STATUS_OK);
+    v->info_len = enclaved__info__get_packed_size(f->response->info);
+    ck_assert_uint_le(v->info_len, sizeof(v->info));
+    enclaved__info__pack(f->response->info, v->info);
+    v->max_processes = f->response->info->limits->max_processes;
+    client_frame_free(f);
+    req.body_case = ENCLAVED__REQUEST__BODY_PROCESS_LIST;
+    req.process_list = &body;
+    ck_assert_int_eq(client_call(c, &req, &f), STATUS_OK);
+    list = f->response->process_list;
+    ck_assert_uint_le(list->n_processes, 4);
+    v->processes = list->n_processes;
+    for (size_t i = 0; i < list->n_processes; i++) {
+        ck_assert_uint_eq(list->processes[i]->code_hash.len, 32);
+        snprintf(v->names[i], sizeof(v->names[i]), "%s", list->processes[i]->name);
+        memcpy(v->hashes[i], list->processes[i]->code_hash.data, 32);
+        v->ids[i] = list->processes[i]->process_id;
+    }
+    client_frame_free(f);
+    client_free(c);
+    log = test_server_stop_with_log(&ts, NULL);
+    ck_assert_msg(strstr(log, "enclaved: info: stopped") != NULL, "%s", log);
+    free(log);
+}
+
+/* The dev image (the tracked userdata/ tree plus keys), with one setting
+ * changed so the config visibly comes from the userdata, unpacked by GNU
+ * cpio -idm: the directory and the image give the same server. */
+START_TEST(test_unpacked_image_and_image_serve_the_same_userdata)
+{
+    struct image img;
+    struct view from_image;
+    struct view from_dir;
+    char unpacked[160];
+    char cmd[1024];
+
+    image_make(&img, 10, NULL, NULL);
+    snprintf(unpacked, sizeof(unpacked), "%s/unpacked", img.dir);
+    snprintf(cmd, sizeof(cmd),
+             "cp -R '%s/userdata/etc' '%s/userdata/apps' '%s/' && "
+             "echo 'max_processes = 9' >> '%s/etc/enclaved.conf' && "
+             "'%s' '%s' '%s' >/dev/null && mkdir '%s' && cd '%s' && cpio -idm --quiet < '%s'",
+             SOURCE_ROOT, SOURCE_ROOT, img.tree, img.tree, MKUSERDATA, img.tree, img.path,
+             unpacked, unpacked, img.path);
+    run(cmd);
+    take_view(img.path, &from_image);
+    take_view(unpacked, &from_dir);
+    ck_assert_uint_eq(from_image.max_processes, 9);
+    ck_assert_uint_eq(from_dir.info_len, from_image.info_len);
+    ck_assert_mem_eq(from_dir.info, from_image.info, from_image.info_len);
+    ck_assert_uint_eq(from_image.processes, 1);
+    ck_assert_str_eq(from_image.names[0], "broadcast");
+    ck_assert_uint_eq(from_dir.processes, from_image.processes);
+    for (size_t i = 0; i < from_image.processes; i++) {
+        ck_assert_str_eq(from_dir.names[i], from_image.names[i]);
+        ck_assert_mem_eq(from_dir.hashes[i], from_image.hashes[i], 32);
+        ck_assert_uint_eq(from_dir.ids[i], from_image.ids[i]);
+    }
+    image_free(&img);
+}
+END_TEST
+
+/* A directory with a symlink stops startup with one line naming it. */
+START_TEST(test_bad_directory_stops_startup_with_one_line)
+{
+    struct image img;
+    char link_path[200];
+
+    image_make(&img, 11, NULL, NULL);
+    snprintf(link_path, sizeof(link_path), "%s/apps/evil.lua", img.tree);
+    ck_assert_int_eq(symlink("/etc/passwd", link_path), 0);
+    expect_startup_failure(img.tree, NULL,
+                           "bad userdata directory /tmp/");
+    expect_startup_failure(img.tree, NULL,
+                           ": apps/evil.lua: a symlink (only regular files and directories)");
+    image_free(&img);
+}
+END_TEST
+
 static Suite *userdata_suite(void)
 {
     Suite *s = suite_create("e2e-userdata");
@@ -400,6 +505,8 @@ static Suite *userdata_suite(void)
     tcase_add_test(tc, test_each_class_of_bad_image_stops_startup_with_one_line);
     tcase_add_test(tc, test_two_servers_with_one_sealing_secret_open_each_others_data);
     tcase_add_test(tc, test_logs_never_contain_key_bytes);
+    tcase_add_test(tc, test_unpacked_image_and_image_serve_the_same_userdata);
+    tcase_add_test(tc, test_bad_directory_stops_startup_with_one_line);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -19,6 +19,7 @@ skip) when nothing could run.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -35,6 +36,11 @@ ECHO = b"function HandleChannelMessage(cid, msg) return {{cid, msg}} end\n"
 # Announces itself on create (after the handshake, DESIGN §5), then echoes.
 HELLO = (b"function HandleChannelCreate(cid, t) return {{cid, 'created ' .. t}} end\n"
          b"function HandleChannelMessage(cid, msg) return {{cid, msg}} end\n")
+
+
+# Listed among the accepted hashes of NK message 1, asks for strict framing of
+# the channel's input (DESIGN §6); without it the server reads libsignal's.
+STRICT_MARKER = hashlib.sha256(b"enclaved-noise-strict-framing-v1").digest()
 
 
 class Skip(Exception):
@@ -327,7 +333,7 @@ def nk_transport_tampering(t):
     conn, pub, pid, h = t.nk_setup()
 
     def fresh():
-        cid, peer = t.nk_open(conn, pub, h, pid)
+        cid, peer = t.nk_open(conn, pub, h, pid, accept=[h, STRICT_MARKER])
         t.echo(conn, cid, peer, b"warm-up")
         return cid, peer
 
@@ -374,6 +380,31 @@ def nk_transport_tampering(t):
     ct = peer.send_cs.encrypt_with_ad(b"", b"a" * 100) + peer.send_cs.encrypt_with_ad(b"", b"b" * 100)
     conn.send_data(cid, ct)
     t.expect_closed(conn, cid, t.pb.DATA_LOSS, "decrypt failed")
+    conn.close()
+
+
+@test
+def nk_libsignal_framing_by_default(t):
+    """Without the strict marker the server reads libsignal's framing: 65519-
+    byte pieces, so k * 65519 bytes end with a full piece and an empty message
+    is no piece at all. Its replies stay strict, and a cut at a piece
+    boundary (the price of this framing) reads as a shorter message."""
+    conn, pub, pid, h = t.nk_setup()
+    cid, peer = t.nk_open(conn, pub, h, pid)
+
+    def libsignal(msg):
+        return b"".join(peer.send_cs.encrypt_with_ad(b"", msg[i:i + ep.CHUNK])
+                        for i in range(0, len(msg), ep.CHUNK))
+
+    for n in [0, 1, ep.CHUNK, ep.CHUNK + 1, 2 * ep.CHUNK]:
+        msg = os.urandom(n)
+        conn.send_data(cid, libsignal(msg))
+        got = peer.decrypt(t.expect_data(conn, cid))
+        check(got == msg, "libsignal-framed %d bytes echoed as %d" % (n, len(got)))
+    msg = os.urandom(2 * ep.CHUNK + 9)
+    conn.send_data(cid, peer.encrypt(msg)[:2 * 65535])
+    got = peer.decrypt(t.expect_data(conn, cid))
+    check(got == msg[:2 * ep.CHUNK], "cut message read as %d bytes" % len(got))
     conn.close()
 
 

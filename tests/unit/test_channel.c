@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "corehost.h"
+#include "libsignal_frame.h"
 #include "crypto/noise.h"
 #include "platform/platform.h"
 #include "core/procs.h"
@@ -189,6 +190,30 @@ static void open_nk(struct fixture *fx, struct peer *p)
     peer_expect(fx, p, (const uint8_t *)"type 2", 6);
 }
 
+/* An NK channel whose client lists the strict marker after the code hash. */
+static void open_nk_strict(struct fixture *fx, struct peer *p)
+{
+    uint8_t list[64];
+
+    memcpy(list, fx->hash, 32);
+    memcpy(list + 32, noise_strict_framing_marker, 32);
+    peer_start_nk(fx, p, list, sizeof(list), keystore_public_key(fx->h.core->keystore));
+    peer_finish(fx, p);
+    peer_expect(fx, p, (const uint8_t *)"type 2", 6);
+}
+
+/* Sends pt the way libsignal's HsmEnclaveClient frames it. */
+static void peer_send_libsignal(struct fixture *fx, struct peer *p, const uint8_t *pt, size_t len)
+{
+    uint8_t *sealed = malloc(libsignal_sealed_len(len) + 1);
+    size_t sealed_len;
+
+    ck_assert_ptr_nonnull(sealed);
+    sealed_len = libsignal_seal(&p->t.send, pt, len, sealed);
+    send_data(fx, p->cid, sealed, sealed_len);
+    free(sealed);
+}
+
 START_TEST(test_raw_channel_echoes_and_closes_once)
 {
     struct fixture fx;
@@ -355,8 +380,8 @@ START_TEST(test_nk_transport_tamper_replay_reorder_close_with_data_loss)
     peer_clear(&p);
 
     /* Cut at a chunk boundary: two whole, authentic Noise messages whose last
-     * is full, so the rest of the message is missing. */
-    open_nk(&fx, &p);
+     * is full, so the rest of the message is missing (a strict client). */
+    open_nk_strict(&fx, &p);
     {
         size_t big_len = 2 * NOISE_MAX_CHUNK_PLAINTEXT + 100;
         size_t big_sealed = noise_transport_sealed_len(big_len);
@@ -507,6 +532,225 @@ START_TEST(test_kk_rejects_other_code_or_other_key)
 }
 END_TEST
 
+/* {====================================================================
+ * Framings (DESIGN §6) and the empty ChannelData */
+
+/* The KK responder channel of kk_both_directions, ready for transport. */
+static void open_kk(struct fixture *fx, struct peer *p)
+{
+    struct keystore *ks;
+    uint8_t fleet[32], msg[256];
+    size_t len = 0;
+
+    memset(fleet, 0x11, sizeof(fleet)); /* corehost's server key */
+    memset(p, 0, sizeof(*p));
+    kk_peer_new(fx, NOISE_ROLE_INITIATOR, fleet, &ks, &p->hs);
+    p->cid = open_channel(fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
+    ck_assert_int_eq(noise_handshake_write_message(p->hs, fx->hash, 32, msg, sizeof(msg), &len),
+                     STATUS_OK);
+    send_data(fx, p->cid, msg, len);
+    peer_finish(fx, p);
+    keystore_free(ks);
+    peer_expect(fx, p, (const uint8_t *)"type 3", 6);
+}
+
+static const size_t framing_lengths[] = {0, 1, 65518, 65519, 65520, 131038, 131039, 65519 * 3};
+
+/* A client without the marker gets libsignal framing: every length libsignal
+ * writes echoes, exact multiples (a full last message) and the empty
+ * plaintext (a ChannelData of zero bytes) included; strict input works too,
+ * and the server's own messages stay strict. */
+START_TEST(test_nk_default_framing_takes_libsignal_messages)
+{
+    struct fixture fx;
+    struct peer p;
+    uint8_t *msg = malloc(65519 * 3);
+
+    ck_assert_ptr_nonnull(msg);
+    for (size_t i = 0; i < 65519 * 3; i++) {
+        msg[i] = (uint8_t)(i * 5 + 1);
+    }
+    fixture_init(&fx, NULL);
+    open_nk(&fx, &p);
+    for (size_t i = 0; i < sizeof(framing_lengths) / sizeof(framing_lengths[0]); i++) {
+        peer_send_libsignal(&fx, &p, msg, framing_lengths[i]);
+        peer_expect(&fx, &p, msg, framing_lengths[i]);
+        peer_send(&fx, &p, msg, framing_lengths[i]);
+        peer_expect(&fx, &p, msg, framing_lengths[i]);
+    }
+    peer_clear(&p);
+    free(msg);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+/* The first transport message a fresh server gets is an empty one on a
+ * libsignal-framed channel: this closed the channel RESOURCE_EXHAUSTED "out
+ * of memory" before (the scratch buffer was still NULL, and asking for 0
+ * bytes grew nothing). Lua gets the empty message. */
+START_TEST(test_nk_empty_channel_data_first_is_the_empty_message)
+{
+    static const char quiet_echo[] =
+        "function HandleChannelMessage(cid, msg) return {{cid, msg}} end\n";
+    struct fixture fx;
+    struct proc *quiet = NULL;
+    struct peer p;
+
+    fixture_init(&fx, NULL);
+    ck_assert_int_eq(procs_create(fx.h.core, "quiet", (const uint8_t *)quiet_echo,
+                                  strlen(quiet_echo), 0, &quiet),
+                     STATUS_OK);
+    memcpy(fx.hash, process_code_hash(quiet->lua), 32);
+    peer_start_nk(&fx, &p, fx.hash, 32, keystore_public_key(fx.h.core->keystore));
+    peer_finish(&fx, &p);
+    send_data(&fx, p.cid, NULL, 0);
+    peer_expect(&fx, &p, NULL, 0);
+    send_data(&fx, p.cid, NULL, 0);
+    peer_expect(&fx, &p, NULL, 0);
+    peer_send(&fx, &p, (const uint8_t *)"next", 4);
+    peer_expect(&fx, &p, (const uint8_t *)"next", 4);
+    ck_assert_uint_eq(fx.h.core->stats.limit_hits, 0);
+    peer_clear(&p);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+START_TEST(test_raw_empty_channel_data_is_the_empty_message)
+{
+    struct fixture fx;
+    Enclaved__ServerFrame *f;
+    uint32_t cid;
+
+    fixture_init(&fx, NULL);
+    cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
+    enclaved__server_frame__free_unpacked(expect_data(&fx, cid), NULL);
+    send_data(&fx, cid, NULL, 0);
+    f = expect_data(&fx, cid);
+    ck_assert_uint_eq(f->channel_data->data.len, 0);
+    enclaved__server_frame__free_unpacked(f, NULL);
+    ck_assert_ptr_null(corehost_next(fx.s));
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+/* A client with the marker gets strict framing: strict messages of every
+ * length echo, and an empty ChannelData, a libsignal message of k * 65519
+ * bytes, or a message cut at a chunk boundary by the host close the channel
+ * DATA_LOSS "decrypt failed" (never "out of memory"), each as the channel's
+ * first transport message too. */
+START_TEST(test_nk_strict_marker_refuses_empty_full_last_and_cut_messages)
+{
+    static const size_t big_len = 2 * NOISE_MAX_CHUNK_PLAINTEXT + 100;
+    struct fixture fx;
+    struct peer p;
+    uint8_t *msg = calloc(1, 65519 * 3);
+    size_t sealed_len = noise_transport_sealed_len(big_len), len = 0;
+    uint8_t *sealed = malloc(sealed_len);
+
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_ptr_nonnull(sealed);
+    fixture_init(&fx, NULL);
+    open_nk_strict(&fx, &p);
+    for (size_t i = 0; i < sizeof(framing_lengths) / sizeof(framing_lengths[0]); i++) {
+        peer_send(&fx, &p, msg, framing_lengths[i]);
+        peer_expect(&fx, &p, msg, framing_lengths[i]);
+    }
+    peer_clear(&p);
+
+    open_nk_strict(&fx, &p);
+    send_data(&fx, p.cid, NULL, 0);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+
+    open_nk_strict(&fx, &p);
+    peer_send_libsignal(&fx, &p, msg, 65519);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+
+    open_nk_strict(&fx, &p);
+    peer_send_libsignal(&fx, &p, msg, 131038);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+
+    open_nk_strict(&fx, &p);
+    ck_assert_int_eq(noise_transport_encrypt(&p.t, msg, big_len, sealed, sealed_len, &len),
+                     STATUS_OK);
+    send_data(&fx, p.cid, sealed, 2 * NOISE_MAX_MESSAGE_LEN);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+    ck_assert_uint_eq(fx.h.core->stats.limit_hits, 0);
+    free(msg);
+    free(sealed);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+/* The marker counts as one of the 32 hashes, and on its own it attests no
+ * process: no Lua source hashes to it, as its domain string is not Lua. */
+START_TEST(test_nk_strict_marker_is_no_code_hash)
+{
+    struct fixture fx;
+    struct peer p;
+    struct proc *none = NULL;
+    uint8_t list[33 * 32];
+
+    fixture_init(&fx, NULL);
+    ck_assert_int_eq(procs_create(fx.h.core, "marker",
+                                  (const uint8_t *)NOISE_STRICT_MARKER_DOMAIN,
+                                  strlen(NOISE_STRICT_MARKER_DOMAIN), 0, &none),
+                     STATUS_INVALID_ARGUMENT);
+    peer_start_nk(&fx, &p, noise_strict_framing_marker, 32,
+                  keystore_public_key(fx.h.core->keystore));
+    expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    peer_clear(&p);
+    /* 31 others, the hash and the marker: 33 entries is one too many. */
+    memset(list, 0x66, sizeof(list));
+    memcpy(list + 31 * 32, fx.hash, 32);
+    memcpy(list + 32 * 32, noise_strict_framing_marker, 32);
+    peer_start_nk(&fx, &p, list, sizeof(list), keystore_public_key(fx.h.core->keystore));
+    expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
+    peer_clear(&p);
+    /* 30 others, the hash and the marker fit, and the marker still counts. */
+    memcpy(list + 30 * 32, fx.hash, 32);
+    memcpy(list + 31 * 32, noise_strict_framing_marker, 32);
+    peer_start_nk(&fx, &p, list, 32 * 32, keystore_public_key(fx.h.core->keystore));
+    peer_finish(&fx, &p);
+    peer_expect(&fx, &p, (const uint8_t *)"type 2", 6);
+    send_data(&fx, p.cid, NULL, 0);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+/* KK is always strict: empty and full-last messages are DATA_LOSS. */
+START_TEST(test_kk_is_strict_and_refuses_empty_channel_data)
+{
+    struct fixture fx;
+    struct peer p;
+    uint8_t *msg = calloc(1, 65519);
+
+    ck_assert_ptr_nonnull(msg);
+    fixture_init(&fx, NULL);
+    open_kk(&fx, &p);
+    peer_send(&fx, &p, NULL, 0);
+    peer_expect(&fx, &p, NULL, 0);
+    peer_send(&fx, &p, msg, 65519);
+    peer_expect(&fx, &p, msg, 65519);
+    send_data(&fx, p.cid, NULL, 0);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+    open_kk(&fx, &p);
+    peer_send_libsignal(&fx, &p, msg, 65519);
+    expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
+    peer_clear(&p);
+    free(msg);
+    corehost_clear(&fx.h);
+}
+END_TEST
+
+/* ====================================================================} */
+
 START_TEST(test_lua_never_sees_a_channel_before_its_handshake)
 {
     static const char app[] =
@@ -585,6 +829,12 @@ static Suite *channel_suite(void)
     tcase_add_test(tc, test_handshake_that_never_finishes_times_out);
     tcase_add_test(tc, test_kk_both_directions_with_the_fleet_key);
     tcase_add_test(tc, test_kk_rejects_other_code_or_other_key);
+    tcase_add_test(tc, test_nk_default_framing_takes_libsignal_messages);
+    tcase_add_test(tc, test_nk_empty_channel_data_first_is_the_empty_message);
+    tcase_add_test(tc, test_raw_empty_channel_data_is_the_empty_message);
+    tcase_add_test(tc, test_nk_strict_marker_refuses_empty_full_last_and_cut_messages);
+    tcase_add_test(tc, test_nk_strict_marker_is_no_code_hash);
+    tcase_add_test(tc, test_kk_is_strict_and_refuses_empty_channel_data);
     tcase_add_test(tc, test_lua_never_sees_a_channel_before_its_handshake);
     tcase_add_test(tc, test_outputs_after_a_close_in_the_same_list_are_dropped);
     suite_add_tcase(s, tc);

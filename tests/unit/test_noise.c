@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/sha256.h>
+
 #include "hex.h"
+#include "libsignal_frame.h"
 #include "crypto/keystore.h"
 #include "crypto/noise.h"
 #include "noise_vectors.h"
@@ -713,6 +716,163 @@ END_TEST
 
 /* ====================================================================} */
 
+/* {====================================================================
+ * The two framings (DESIGN §6) */
+
+START_TEST(test_noise_strict_marker_is_the_hash_of_its_domain_string)
+{
+    uint8_t want[32];
+
+    ck_assert_int_eq(mbedtls_sha256((const unsigned char *)NOISE_STRICT_MARKER_DOMAIN,
+                                    strlen(NOISE_STRICT_MARKER_DOMAIN), want, 0),
+                     0);
+    ck_assert_mem_eq(noise_strict_framing_marker, want, 32);
+}
+END_TEST
+
+START_TEST(test_noise_split_starts_with_strict_framing)
+{
+    struct noise_transport ti, tr;
+
+    memset(&ti, 0xff, sizeof(ti));
+    memset(&tr, 0xff, sizeof(tr));
+    handshake_pair(NOISE_PATTERN_NK, &ti, &tr);
+    ck_assert_int_eq(ti.recv_framing, NOISE_FRAMING_STRICT);
+    ck_assert_int_eq(tr.recv_framing, NOISE_FRAMING_STRICT);
+}
+END_TEST
+
+/* libsignal framing reads what libsignal writes at every boundary, exact
+ * multiples (a full last message) and the empty plaintext (zero bytes, no
+ * nonce used) included, and strict input too; strict framing refuses exactly
+ * the libsignal messages whose last Noise message is full, and zero bytes. */
+START_TEST(test_noise_libsignal_framing_reads_full_last_message_and_strict_refuses_it)
+{
+    struct noise_transport ti, tr_lib, tr_strict;
+
+    handshake_pair(NOISE_PATTERN_NK, &ti, &tr_lib);
+    tr_strict = tr_lib;
+    tr_lib.recv_framing = NOISE_FRAMING_LIBSIGNAL;
+    for (size_t k = 0; k < sizeof(boundary_lengths) / sizeof(boundary_lengths[0]); k++) {
+        size_t len = boundary_lengths[k], lib_len = libsignal_sealed_len(len);
+        size_t strict_len = noise_transport_sealed_len(len), n = 777;
+        /* Exact-size heap buffers so ASan catches any access past either end. */
+        uint8_t *pt = malloc(len + 1), *lib = malloc(lib_len + 1), *back = malloc(len + 1);
+        uint8_t *strict = malloc(strict_len);
+        int full_last = len % LIBSIGNAL_CHUNK == 0;
+        uint64_t strict_nonce = tr_strict.recv.nonce;
+
+        ck_assert_ptr_nonnull(pt);
+        ck_assert_ptr_nonnull(lib);
+        ck_assert_ptr_nonnull(back);
+        ck_assert_ptr_nonnull(strict);
+        for (size_t j = 0; j < len; j++) {
+            pt[j] = (uint8_t)(j * 29 + k);
+        }
+        ck_assert_uint_eq(libsignal_seal(&ti.send, pt, len, lib), lib_len);
+        ck_assert_int_eq(noise_transport_decrypt(&tr_lib, lib, lib_len, back, len, &n),
+                         STATUS_OK);
+        ck_assert_uint_eq(n, len);
+        ck_assert(len == 0 || memcmp(pt, back, len) == 0);
+        ck_assert_uint_eq(tr_lib.recv.nonce, ti.send.nonce);
+        n = 777;
+        if (full_last) {
+            ck_assert_int_eq(noise_transport_decrypt(&tr_strict, lib, lib_len, back, len + 1, &n),
+                             STATUS_DATA_LOSS);
+            ck_assert_uint_eq(n, 777);
+            ck_assert_uint_eq(tr_strict.recv.nonce, strict_nonce);
+        } else {
+            ck_assert_int_eq(noise_transport_decrypt(&tr_strict, lib, lib_len, back, len, &n),
+                             STATUS_OK);
+            ck_assert_uint_eq(n, len);
+        }
+        tr_strict.recv.nonce = tr_lib.recv.nonce;
+        /* Strict input (what enclaved sends) is libsignal input too. */
+        ck_assert_int_eq(noise_transport_encrypt(&ti, pt, len, strict, strict_len, &n),
+                         STATUS_OK);
+        ck_assert_int_eq(noise_transport_decrypt(&tr_lib, strict, strict_len, back, len, &n),
+                         STATUS_OK);
+        ck_assert_uint_eq(n, len);
+        ck_assert(len == 0 || memcmp(pt, back, len) == 0);
+        tr_strict.recv.nonce = tr_lib.recv.nonce;
+        free(pt);
+        free(lib);
+        free(back);
+        free(strict);
+    }
+}
+END_TEST
+
+/* The trade-off: a message cut at a chunk boundary is refused under strict
+ * framing and read as its own prefix under libsignal framing. */
+START_TEST(test_noise_cut_at_chunk_boundary_is_data_loss_only_when_strict)
+{
+    struct noise_transport ti, tr;
+    size_t len = 2 * LIBSIGNAL_CHUNK + 500, sealed = noise_transport_sealed_len(len), n = 9;
+    size_t cut = 2 * NOISE_MAX_MESSAGE_LEN;
+    uint8_t *pt = malloc(len), *ct = malloc(sealed), *back = malloc(len);
+
+    ck_assert_ptr_nonnull(pt);
+    ck_assert_ptr_nonnull(ct);
+    ck_assert_ptr_nonnull(back);
+    memset(pt, 0x5a, len);
+    handshake_pair(NOISE_PATTERN_NK, &ti, &tr);
+    ck_assert_int_eq(noise_transport_encrypt(&ti, pt, len, ct, sealed, &n), STATUS_OK);
+    n = 9;
+    ck_assert_int_eq(noise_transport_decrypt(&tr, ct, cut, back, len, &n), STATUS_DATA_LOSS);
+    ck_assert_uint_eq(n, 9);
+    ck_assert_uint_eq(tr.recv.nonce, 0);
+    tr.recv_framing = NOISE_FRAMING_LIBSIGNAL;
+    ck_assert_int_eq(noise_transport_decrypt(&tr, ct, cut, back, len, &n), STATUS_OK);
+    ck_assert_uint_eq(n, 2 * LIBSIGNAL_CHUNK);
+    ck_assert_uint_eq(tr.recv.nonce, 2);
+    free(pt);
+    free(ct);
+    free(back);
+}
+END_TEST
+
+/* Both framings refuse a last Noise message shorter than a tag; the empty
+ * libsignal message needs no buffer and uses no nonce, and strict refuses it. */
+START_TEST(test_noise_framings_refuse_short_last_message_and_differ_on_empty)
+{
+    struct noise_transport ti, tr;
+    uint8_t *ct = calloc(1, 2 * NOISE_MAX_MESSAGE_LEN);
+    uint8_t out[64];
+    size_t n = 3;
+
+    ck_assert_ptr_nonnull(ct);
+    handshake_pair(NOISE_PATTERN_NK, &ti, &tr);
+    for (int f = 0; f < 2; f++) {
+        tr.recv_framing = f == 0 ? NOISE_FRAMING_STRICT : NOISE_FRAMING_LIBSIGNAL;
+        for (size_t extra = 1; extra < 16; extra++) {
+            ck_assert_int_eq(noise_transport_decrypt(&tr, ct, extra, out, sizeof(out), &n),
+                             STATUS_DATA_LOSS);
+            ck_assert_int_eq(noise_transport_decrypt(&tr, ct, NOISE_MAX_MESSAGE_LEN + extra, out,
+                                                     sizeof(out), &n),
+                             STATUS_DATA_LOSS);
+        }
+    }
+    ck_assert_uint_eq(n, 3);
+    tr.recv_framing = NOISE_FRAMING_STRICT;
+    ck_assert_int_eq(noise_transport_decrypt(&tr, ct, 0, NULL, 0, &n), STATUS_DATA_LOSS);
+    ck_assert_uint_eq(n, 3);
+    tr.recv_framing = NOISE_FRAMING_LIBSIGNAL;
+    ck_assert_int_eq(noise_transport_decrypt(&tr, NULL, 0, NULL, 0, &n), STATUS_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(tr.recv.nonce, 0);
+    /* The next real message still decrypts: no nonce was spent. */
+    ck_assert_int_eq(noise_transport_encrypt(&ti, (const uint8_t *)"after", 5, ct, 64, &n),
+                     STATUS_OK);
+    ck_assert_int_eq(noise_transport_decrypt(&tr, ct, n, out, sizeof(out), &n), STATUS_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_mem_eq(out, "after", 5);
+    free(ct);
+}
+END_TEST
+
+/* ====================================================================} */
+
 /* A supplied ephemeral pair (from the key pool) replaces the rng: with the
  * vector's own ephemeral key supplied and an rng that has nothing left, the
  * first message still matches the vector byte for byte. */
@@ -768,6 +928,12 @@ static Suite *noise_suite(void)
     tcase_add_test(transport, test_noise_transport_rejects_truncated_messages_without_over_read);
     tcase_add_test(transport, test_noise_transport_rejects_impossible_lengths);
     tcase_add_test(transport, test_noise_transport_wipes_output_when_a_later_chunk_fails);
+    tcase_add_test(transport, test_noise_strict_marker_is_the_hash_of_its_domain_string);
+    tcase_add_test(transport, test_noise_split_starts_with_strict_framing);
+    tcase_add_test(transport,
+                   test_noise_libsignal_framing_reads_full_last_message_and_strict_refuses_it);
+    tcase_add_test(transport, test_noise_cut_at_chunk_boundary_is_data_loss_only_when_strict);
+    tcase_add_test(transport, test_noise_framings_refuse_short_last_message_and_differ_on_empty);
     tcase_set_timeout(handshake, 120);
     tcase_set_timeout(transport, 120);
     suite_add_tcase(s, vectors);

@@ -6,6 +6,7 @@
 #include "hex.h"
 #include "crypto/keystore.h"
 #include "crypto/x25519.h"
+#include "crypto/x25519_backend.h"
 
 /* RFC 7748 §5.2: two scalar/u-coordinate pairs; the second u has its top
  * bit set, which X25519 must ignore. */
@@ -20,17 +21,193 @@ static const struct {
      "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957"},
 };
 
-START_TEST(test_x25519_matches_rfc7748_section_5_2)
+/* Every test below runs once per backend (Check's loop tests: _i indexes
+ * this table), through x25519_backend_run, the function x25519() calls. */
+static const struct x25519_backend *const backends[] = {&x25519_backend_sodium,
+                                                        &x25519_backend_hacl};
+enum { BACKEND_COUNT = sizeof(backends) / sizeof(backends[0]) };
+
+START_TEST(test_x25519_backend_matches_rfc7748_section_5_2)
 {
+    const struct x25519_backend *b = backends[_i];
     uint8_t s[32], p[32], want[32], got[32];
 
     for (size_t i = 0; i < sizeof(rfc7748_5_2) / sizeof(rfc7748_5_2[0]); i++) {
         hex_decode_exact(rfc7748_5_2[i].scalar, s, 32);
         hex_decode_exact(rfc7748_5_2[i].point, p, 32);
         hex_decode_exact(rfc7748_5_2[i].out, want, 32);
-        ck_assert_int_eq(x25519(got, s, p), STATUS_OK);
+        ck_assert_int_eq(x25519_backend_run(b, got, s, p), STATUS_OK);
         ck_assert_mem_eq(got, want, 32);
     }
+}
+END_TEST
+
+/* RFC 7748 §5.2's iterated vector: k = u = 9, then k, u = X25519(k, u), k. */
+static void iterate(const struct x25519_backend *b, int rounds, uint8_t k[32])
+{
+    uint8_t u[32] = {9}, next[32];
+
+    memset(k, 0, 32);
+    k[0] = 9;
+    for (int i = 0; i < rounds; i++) {
+        ck_assert_int_eq(x25519_backend_run(b, next, k, u), STATUS_OK);
+        memcpy(u, k, 32);
+        memcpy(k, next, 32);
+    }
+}
+
+START_TEST(test_x25519_backend_matches_rfc7748_iterated_once)
+{
+    uint8_t k[32], want[32];
+
+    hex_decode_exact("422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079", want, 32);
+    iterate(backends[_i], 1, k);
+    ck_assert_mem_eq(k, want, 32);
+}
+END_TEST
+
+START_TEST(test_x25519_backend_matches_rfc7748_iterated_1000_times)
+{
+    uint8_t k[32], want[32];
+
+    hex_decode_exact("684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51", want, 32);
+    iterate(backends[_i], 1000, k);
+    ck_assert_mem_eq(k, want, 32);
+}
+END_TEST
+
+/* u-coordinates whose X25519 is zero for every scalar: the points of order
+ * 1, 2, 4 and 8 and their encodings >= p, each also with bit 255 set
+ * (which X25519 ignores). */
+static const char *const low_order_points[] = {
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "0100000000000000000000000000000000000000000000000000000000000080",
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f11d7",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+};
+enum { LOW_ORDER_COUNT = sizeof(low_order_points) / sizeof(low_order_points[0]) };
+
+START_TEST(test_x25519_backend_rejects_every_low_order_point_with_zeroed_output)
+{
+    static const uint8_t zero[32];
+    const struct x25519_backend *b = backends[_i];
+    uint8_t s[32], p[32], out[32];
+
+    memset(s, 0x42, sizeof(s));
+    for (size_t i = 0; i < LOW_ORDER_COUNT; i++) {
+        hex_decode_exact(low_order_points[i], p, 32);
+        memset(out, 0xa5, sizeof(out));
+        ck_assert_int_eq(x25519_backend_run(b, out, s, p), STATUS_PERMISSION_DENIED);
+        ck_assert_str_eq(status_trail_message(), "x25519 result is zero");
+        ck_assert_mem_eq(out, zero, 32);
+    }
+}
+END_TEST
+
+START_TEST(test_x25519_backend_fixed_base_matches_ladder_on_nine)
+{
+    static const uint8_t nine[32] = {9};
+    const struct x25519_backend *b = backends[_i];
+    uint8_t s[32], fixed[32], ladder[32];
+
+    for (int i = 0; i < 64; i++) {
+        memset(s, i * 37 + 1, sizeof(s));
+        s[31] = (uint8_t)i;
+        x25519_backend_public_key(b, fixed, s);
+        ck_assert_int_eq(x25519_backend_run(b, ladder, s, nine), STATUS_OK);
+        ck_assert_mem_eq(fixed, ladder, 32);
+    }
+}
+END_TEST
+
+/* splitmix64: a fixed, fast, portable sequence, so a failure names its
+ * seed and input and reproduces on any host (qemu-ppc included). */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static void fill_random(uint64_t *state, uint8_t out[32])
+{
+    for (int i = 0; i < 32; i += 8) {
+        uint64_t v = next_random(state);
+        for (int j = 0; j < 8; j++) {
+            out[i + j] = (uint8_t)(v >> (8 * j));
+        }
+    }
+}
+
+/* The point for round i: mostly 32 random bytes (bit 255 random too), every
+ * 8th a non-canonical u = p + k for k in 0..18 (the only encodings >= p; no
+ * carry out of byte 0, since 0xed + 18 = 0xff), bit 255 random, and every
+ * 8th + 1 a low-order point. */
+static void pick_point(uint64_t *state, uint64_t i, uint8_t p[32])
+{
+    fill_random(state, p);
+    if (i % 8 == 0) {
+        uint8_t k = (uint8_t)(p[0] % 19), top = p[1] & 0x80;
+        memset(p, 0xff, 32);
+        p[0] = (uint8_t)(0xed + k);
+        p[31] = (uint8_t)(0x7f | top);
+    } else if (i % 8 == 1) {
+        hex_decode_exact(low_order_points[p[0] % LOW_ORDER_COUNT], p, 32);
+    }
+}
+
+/* The two backends agree, status and bytes, on DIFFERENTIAL_ROUNDS inputs. */
+enum { DIFFERENTIAL_ROUNDS = 100000 };
+
+START_TEST(test_x25519_backends_agree_on_100000_random_inputs)
+{
+    uint64_t seed = 0x656e636c61766564u, state = seed;
+    uint64_t rejected = 0, non_canonical = 0;
+    uint8_t s[32], p[32], a[32], b[32];
+
+    for (uint64_t i = 0; i < DIFFERENTIAL_ROUNDS; i++) {
+        fill_random(&state, s);
+        pick_point(&state, i, p);
+        status_t sa = x25519_backend_run(&x25519_backend_sodium, a, s, p);
+        status_t sb = x25519_backend_run(&x25519_backend_hacl, b, s, p);
+        ck_assert_msg(sa == sb && memcmp(a, b, 32) == 0,
+                      "backends differ at round %llu of seed %llx", (unsigned long long)i,
+                      (unsigned long long)seed);
+        rejected += sa != STATUS_OK;
+        non_canonical += i % 8 == 0;
+    }
+    /* The mix really covered both kinds of special input. */
+    ck_assert_uint_ge(rejected, DIFFERENTIAL_ROUNDS / 8);
+    ck_assert_uint_ge(non_canonical, DIFFERENTIAL_ROUNDS / 8);
+}
+END_TEST
+
+START_TEST(test_x25519_runs_the_configured_backend)
+{
+    uint8_t s[32], p[32], got[32], want[32];
+
+#ifdef ENCLAVED_X25519_HACL
+    ck_assert_str_eq(x25519_backend_name(), "hacl");
+#else
+    ck_assert_str_eq(x25519_backend_name(), "libsodium");
+#endif
+    hex_decode_exact(rfc7748_5_2[0].scalar, s, 32);
+    hex_decode_exact(rfc7748_5_2[0].point, p, 32);
+    hex_decode_exact(rfc7748_5_2[0].out, want, 32);
+    ck_assert_int_eq(x25519(got, s, p), STATUS_OK);
+    ck_assert_mem_eq(got, want, 32);
 }
 END_TEST
 
@@ -88,10 +265,23 @@ static Suite *x25519_suite(void)
     Suite *s = suite_create("x25519");
     TCase *tc = tcase_create("core");
 
-    tcase_add_test(tc, test_x25519_matches_rfc7748_section_5_2);
+    tcase_add_loop_test(tc, test_x25519_backend_matches_rfc7748_section_5_2, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_x25519_backend_matches_rfc7748_iterated_once, 0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_x25519_backend_matches_rfc7748_iterated_1000_times, 0,
+                        BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_x25519_backend_rejects_every_low_order_point_with_zeroed_output,
+                        0, BACKEND_COUNT);
+    tcase_add_loop_test(tc, test_x25519_backend_fixed_base_matches_ladder_on_nine, 0,
+                        BACKEND_COUNT);
+    tcase_add_test(tc, test_x25519_runs_the_configured_backend);
     tcase_add_test(tc, test_x25519_matches_rfc7748_section_6_1);
     tcase_add_test(tc, test_x25519_rejects_low_order_point);
     tcase_add_test(tc, test_keystore_dh_agrees_with_raw_x25519);
+    suite_add_tcase(s, tc);
+    /* Its own case for its own timeout: 100,000 rounds of both backends. */
+    tc = tcase_create("differential");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_x25519_backends_agree_on_100000_random_inputs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/cli.h"
 #include "lib/client.h"
 #include "lib/client_noise.h"
 #include "crypto/rng.h"
@@ -737,6 +738,7 @@ static void usage(FILE *out)
             "                     [--idle N] [--connections N] [--timeout MS]\n"
             "                     [--server-pid PID] [--json]\n"
             "\n"
+            "(--opt=VALUE or --opt VALUE; long options may be abbreviated; --version)\n"
             "Runs workloads against a running enclaved and prints one row each next to\n"
             "its DESIGN §10 target. It creates its own echo process and destroys it after.\n"
             "\n"
@@ -778,57 +780,101 @@ static uint64_t number_arg(const char *arg)
     return v;
 }
 
+enum {
+    OPT_HOST = 256, OPT_PORT, OPT_SCENARIO, OPT_DURATION, OPT_COUNT, OPT_CONCURRENCY, OPT_IDLE,
+    OPT_CONNECTIONS, OPT_SERVER_PID, OPT_TIMEOUT, OPT_JSON, OPT_VERSION,
+};
+
+/* getopt_long's table (base/cli); usage() above holds the help text. */
+static const struct cli_option bench_options[] = {
+    {"host", required_argument, OPT_HOST, "HOST", ""},
+    {"port", required_argument, OPT_PORT, "PORT", ""},
+    {"scenario", required_argument, OPT_SCENARIO, "NAME", ""},
+    {"duration", required_argument, OPT_DURATION, "S", ""},
+    {"count", required_argument, OPT_COUNT, "N", ""},
+    {"concurrency", required_argument, OPT_CONCURRENCY, "C", ""},
+    {"idle", required_argument, OPT_IDLE, "N", ""},
+    {"connections", required_argument, OPT_CONNECTIONS, "N", ""},
+    {"server-pid", required_argument, OPT_SERVER_PID, "PID", ""},
+    {"timeout", required_argument, OPT_TIMEOUT, "MS", ""},
+    {"json", no_argument, OPT_JSON, NULL, ""},
+    {"help", no_argument, 'h', NULL, ""},
+    {"version", no_argument, OPT_VERSION, NULL, ""},
+    {NULL, 0, 0, NULL, NULL},
+};
+
 static void parse_args(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    const struct cli_option *tables[] = {bench_options, NULL};
+    struct option longopts[CLI_MAX_OPTIONS];
+    char shortopts[16];
+    int c;
+
+    cli_build(tables, longopts, CLI_MAX_OPTIONS, shortopts, sizeof(shortopts));
+    optind = 0;
+    while ((c = cli_next("enclave-bench", argc, argv, shortopts, longopts)) != -1) {
+        const char *v = optarg;
+        switch (c) {
+        case 'h':
             usage(stdout);
             exit(0);
-        }
-        if (strcmp(a, "--json") == 0) {
+        case OPT_VERSION:
+            printf("enclave-bench %s\n", ENCLAVED_VERSION);
+            exit(0);
+        case OPT_JSON:
             opt.json = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            usage_error("unknown option or missing value:", a);
-        }
-        const char *v = argv[++i];
-        if (strcmp(a, "--host") == 0) {
+            break;
+        case OPT_HOST:
             opt.host = v;
-        } else if (strcmp(a, "--port") == 0) {
+            break;
+        case OPT_PORT: {
             uint64_t port = number_arg(v);
             if (port == 0 || port > 65535) {
                 usage_error("bad port", v);
             }
             opt.port = (uint16_t)port;
-        } else if (strcmp(a, "--scenario") == 0) {
+            break;
+        }
+        case OPT_SCENARIO:
             opt.scenario = v;
-        } else if (strcmp(a, "--duration") == 0) {
+            break;
+        case OPT_DURATION: {
             char *end = NULL;
             opt.duration_s = strtod(v, &end);
             if (*end != '\0' || !(opt.duration_s > 0)) {
                 usage_error("bad duration", v);
             }
-        } else if (strcmp(a, "--count") == 0) {
+            break;
+        }
+        case OPT_COUNT:
             opt.count = number_arg(v);
-        } else if (strcmp(a, "--concurrency") == 0) {
+            break;
+        case OPT_CONCURRENCY: {
             uint64_t n = number_arg(v);
             if (n < 1 || n > MAX_WORKERS) {
                 usage_error("concurrency must be 1..256, not", v);
             }
             opt.concurrency = (int)n;
-        } else if (strcmp(a, "--idle") == 0) {
-            opt.idle = number_arg(v);
-        } else if (strcmp(a, "--connections") == 0) {
-            opt.connections = number_arg(v);
-        } else if (strcmp(a, "--server-pid") == 0) {
-            opt.server_pid = (long)number_arg(v);
-        } else if (strcmp(a, "--timeout") == 0) {
-            opt.timeout_ms = (int)number_arg(v);
-        } else {
-            usage_error("unknown option", a);
+            break;
         }
+        case OPT_IDLE:
+            opt.idle = number_arg(v);
+            break;
+        case OPT_CONNECTIONS:
+            opt.connections = number_arg(v);
+            break;
+        case OPT_SERVER_PID:
+            opt.server_pid = (long)number_arg(v);
+            break;
+        case OPT_TIMEOUT:
+            opt.timeout_ms = (int)number_arg(v);
+            break;
+        default:
+            exit(CLI_EXIT_USAGE);
+        }
+    }
+    if (optind < argc) {
+        usage_error("unexpected argument", argv[optind]);
     }
     if (strcmp(opt.scenario, "all") == 0) {
         return;

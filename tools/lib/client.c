@@ -116,6 +116,11 @@ void client_free(struct client *c)
     free(c);
 }
 
+int client_fd(const struct client *c)
+{
+    return c->fd;
+}
+
 void client_set_timeout(struct client *c, int timeout_ms)
 {
     c->timeout_ms = timeout_ms;

@@ -27,6 +27,10 @@ struct client;
  * connection is refused, DEADLINE_EXCEEDED on timeout. *out untouched on failure. */
 status_t client_connect(const char *host, uint16_t port, int timeout_ms, struct client **out);
 void client_free(struct client *c);
+/* The connection's socket, for poll(2) together with other inputs (wait for
+ * POLLIN, then call a receive function with timeout 0). Read and write it
+ * only through this library. */
+int client_fd(const struct client *c);
 /* Timeout for every later blocking call, in ms. */
 void client_set_timeout(struct client *c, int timeout_ms);
 int client_get_timeout(const struct client *c);

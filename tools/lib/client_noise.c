@@ -10,8 +10,10 @@
 #include "crypto/rng.h"
 
 enum {
-    /* The largest handshake message we write or accept: 32 hashes of payload. */
-    HANDSHAKE_BUF_LEN = NOISE_HANDSHAKE_OVERHEAD + CLIENT_MAX_ACCEPTED_HASHES * CLIENT_CODE_HASH_LEN,
+    /* The largest handshake message we write or accept: the accepted hashes
+     * and the strict marker. */
+    HANDSHAKE_BUF_LEN = NOISE_HANDSHAKE_OVERHEAD +
+                        (CLIENT_MAX_ACCEPTED_HASHES + 1) * CLIENT_CODE_HASH_LEN,
     CLOSE_WAIT_MS = 2000,
 };
 
@@ -112,6 +114,7 @@ static status_t run_nk(struct client *c, uint32_t channel_id, const struct clien
     uint8_t payload[HANDSHAKE_BUF_LEN];
     uint8_t *reply = NULL;
     size_t len = 0, reply_len = 0, payload_len = 0;
+    size_t list_len = accepted_count * CLIENT_CODE_HASH_LEN;
     status_t s;
 
     s = noise_handshake_new(NOISE_PATTERN_NK, NOISE_ROLE_INITIATOR, NULL, server_public, NULL, 0,
@@ -120,8 +123,11 @@ static status_t run_nk(struct client *c, uint32_t channel_id, const struct clien
         set_message(message, message_cap, "cannot start the handshake");
         return s;
     }
-    /* -> e, es; payload: the acceptable code hashes. */
-    s = noise_handshake_write_message(hs, accepted, accepted_count * CLIENT_CODE_HASH_LEN, buf,
+    /* -> e, es; payload: the acceptable code hashes, then the marker that asks
+     * for strict framing (inside the encryption, so the host cannot strip it). */
+    memcpy(payload, accepted, list_len);
+    memcpy(payload + list_len, noise_strict_framing_marker, CLIENT_CODE_HASH_LEN);
+    s = noise_handshake_write_message(hs, payload, list_len + CLIENT_CODE_HASH_LEN, buf,
                                       sizeof(buf), &len);
     if (s == STATUS_OK) {
         s = client_send_data(c, channel_id, buf, len);
@@ -176,8 +182,8 @@ status_t client_nk_open(struct client *c, const struct client_target *target,
     uint32_t channel_id = 0;
 
     if (accepted_count < 1 || accepted_count > CLIENT_MAX_ACCEPTED_HASHES) {
-        set_message(message, message_cap, "accept 1 to 32 code hashes");
-        FAIL(STATUS_INVALID_ARGUMENT, "accept 1 to 32 code hashes");
+        set_message(message, message_cap, "accept 1 to 31 code hashes");
+        FAIL(STATUS_INVALID_ARGUMENT, "accept 1 to 31 code hashes");
     }
     TRY(open_channel(c, target, ENCLAVED__CHANNEL_TYPE__CLIENT_NK, &channel_id, message,
                      message_cap));

@@ -31,8 +31,9 @@
 enum {
     CLIENT_CODE_HASH_LEN = 32,
     CLIENT_KEY_LEN = 32,
-    /* NK message 1 carries 1..32 acceptable code hashes. */
-    CLIENT_MAX_ACCEPTED_HASHES = 32,
+    /* NK message 1 carries up to 32 hashes: the caller's 1..31 acceptable
+     * code hashes and the strict-framing marker. */
+    CLIENT_MAX_ACCEPTED_HASHES = 31,
 };
 
 /* An established encrypted channel. */
@@ -49,8 +50,10 @@ struct client_target {
 
 /* Opens a CLIENT_NK channel and runs the handshake. server_public is the
  * pinned server static key (32 B); accepted is a concatenation of
- * accepted_count (1..32) code hashes, sent in message 1 and checked against
- * the hash the server returns in message 2. PERMISSION_DENIED with message
+ * accepted_count (1..31) code hashes, sent in message 1 followed by
+ * noise_strict_framing_marker (so the server reads this channel's input with
+ * strict framing, DESIGN §6), and checked against the hash the server
+ * returns in message 2. PERMISSION_DENIED with message
  * "server key does not match the pinned key" or "code hash mismatch" when
  * pinning or attestation fails; other statuses for transport or open errors
  * (message gets the server's text). On failure *out is untouched and the

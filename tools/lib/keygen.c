@@ -15,16 +15,35 @@
 
 enum { PATH_CAP = 4096 };
 
+/* Fails with code, keeping why and the system's reason (errno) as the
+ * trail's detail: "keygen: cannot create key directory: No such file or
+ * directory". */
+static status_t fail_errno(status_t code, const char *why, const char *file, int line)
+{
+    char text[STATUS_DETAIL_CAP];
+    int n = snprintf(text, sizeof(text), "%s: %s", why, strerror(errno));
+
+    status_trail_push(code, why, file, line);
+    status_trail_set_detail(text, n > 0 ? (size_t)n : 0);
+    return code;
+}
+
+#define FAIL_ERRNO(code, why) return fail_errno((code), (why), __FILE__, __LINE__)
+
 static status_t ensure_dir(const char *dir)
 {
     struct stat st;
 
     if (mkdir(dir, 0700) == 0) {
         /* mkdir's mode is filtered by the umask; make it exactly 0700. */
-        ENSURE(chmod(dir, 0700) == 0, STATUS_INTERNAL, "keygen: cannot chmod key directory");
+        if (chmod(dir, 0700) != 0) {
+            FAIL_ERRNO(STATUS_INTERNAL, "keygen: cannot chmod key directory");
+        }
         return STATUS_OK;
     }
-    ENSURE(errno == EEXIST, STATUS_INTERNAL, "keygen: cannot create key directory");
+    if (errno != EEXIST) {
+        FAIL_ERRNO(STATUS_INTERNAL, "keygen: cannot create key directory");
+    }
     ENSURE(stat(dir, &st) == 0 && S_ISDIR(st.st_mode), STATUS_INTERNAL,
            "keygen: key path is not a directory");
     return STATUS_OK;
@@ -48,7 +67,9 @@ static status_t write_new(const char *path, const uint8_t key[KEYGEN_KEY_LEN])
     if (fd < 0 && errno == EEXIST) {
         FAIL(STATUS_ALREADY_EXISTS, "keygen: key file exists");
     }
-    ENSURE(fd >= 0, STATUS_INTERNAL, "keygen: cannot create key file");
+    if (fd < 0) {
+        FAIL_ERRNO(STATUS_INTERNAL, "keygen: cannot create key file");
+    }
     ok = fchmod(fd, 0600) == 0;
     while (ok && done < KEYGEN_KEY_LEN) {
         ssize_t n = write(fd, key + done, KEYGEN_KEY_LEN - done);
@@ -62,8 +83,10 @@ static status_t write_new(const char *path, const uint8_t key[KEYGEN_KEY_LEN])
     ok = ok && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok) {
+        int saved = errno;
         unlink(path);
-        FAIL(STATUS_INTERNAL, "keygen: cannot write key file");
+        errno = saved;
+        FAIL_ERRNO(STATUS_INTERNAL, "keygen: cannot write key file");
     }
     return STATUS_OK;
 }

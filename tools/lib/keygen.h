@@ -13,7 +13,12 @@
 
 #include "base/status.h"
 
-enum { KEYGEN_KEY_LEN = 32 };
+enum {
+    KEYGEN_KEY_LEN = 32,
+    /* The exit code of enclaved-keygen and enclavectl keygen for every
+     * failure: a local file or directory could not be written (or exists). */
+    KEYGEN_EXIT_FAILED = 6,
+};
 
 #define KEYGEN_STATIC_FILE "noise_static.key"
 #define KEYGEN_SEALING_FILE "sealing_secret.key"
@@ -21,7 +26,7 @@ enum { KEYGEN_KEY_LEN = 32 };
 /* Creates keys_dir (mode 0700) if missing and writes both key files with
  * mode 0600. ALREADY_EXISTS if either file exists (nothing is written),
  * UNAVAILABLE without entropy, INTERNAL on an I/O error (no file is left
- * behind). On success public_key_out holds the X25519 public key of the
+ * behind; the trail's message ends with the system's reason). On success public_key_out holds the X25519 public key of the
  * static key; on failure it is untouched. */
 status_t keygen_write(const char *keys_dir, uint8_t public_key_out[KEYGEN_KEY_LEN]);
 
