@@ -38,6 +38,7 @@ static inline void corehost_init(struct corehost *h, const struct config *cfg)
     struct core_io io;
 
     memset(h, 0, sizeof(*h));
+    memset(&io, 0, sizeof(io));
     if (cfg == NULL) {
         config_defaults(&defaults);
         cfg = &defaults;
