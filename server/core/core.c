@@ -2,15 +2,10 @@
 #include "core/core.h"
 
 #include <stdlib.h>
-#include <string.h>
 
-#include "core/channel.h"
 #include "core/peer.h"
-#include "core/procs.h"
-#include "wire/session.h"
 
-status_t core_new(const struct config *cfg, struct keystore *ks, const struct core_io *io,
-                  struct core **out)
+status_t core_new(const struct config *cfg, struct keystore *ks, struct core **out)
 {
     struct core *core = calloc(1, sizeof(*core));
 
@@ -20,10 +15,10 @@ status_t core_new(const struct config *cfg, struct keystore *ks, const struct co
     }
     core->config = *cfg;
     core->keystore = ks;
-    core->io = *io;
-    if (channel_table_new(&core->channels) != STATUS_OK ||
-        peer_table_new(&core->peers) != STATUS_OK ||
-        procs_table_new(core, &core->processes) != STATUS_OK) {
+    if (channel_table_new(&core->config, ks, &core->stats, &core->channels) != STATUS_OK ||
+        procs_table_new(&core->config, core->channels, keystore_sealing_secret(ks),
+                        &core->processes) != STATUS_OK ||
+        peer_table_new(&core->config, core->processes, core->channels, &core->peers) != STATUS_OK) {
         core_free(core);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "out of memory");
     }
@@ -36,9 +31,11 @@ void core_free(struct core *core)
     if (core == NULL) {
         return;
     }
-    ENCLAVED_ASSERT(core->sessions == NULL);
+    ENCLAVED_ASSERT(core->stats.connections_open == 0);
     if (core->peers != NULL) {
-        peer_stop_all(core);
+        /* Links hold channels: they end before the processes do. */
+        peer_set_dialer(core->peers, NULL);
+        peer_stop_all(core->peers);
     }
     procs_table_free(core->processes);
     peer_table_free(core->peers);
@@ -49,8 +46,8 @@ void core_free(struct core *core)
 
 int64_t core_next_timeout_ms(const struct core *core, uint64_t now_ms)
 {
-    int64_t channels = channel_next_timeout_ms(core, now_ms);
-    int64_t peers = peer_next_timeout_ms(core, now_ms);
+    int64_t channels = channel_next_timeout_ms(core->channels, now_ms);
+    int64_t peers = peer_next_timeout_ms(core->peers, now_ms);
 
     if (channels < 0 || (peers >= 0 && peers < channels)) {
         return peers;
@@ -60,20 +57,6 @@ int64_t core_next_timeout_ms(const struct core *core, uint64_t now_ms)
 
 void core_run_timers(struct core *core, uint64_t now_ms)
 {
-    channel_run_timers(core, now_ms);
-    peer_run_timers(core, now_ms);
-}
-
-void core_wake(struct core *core, struct session *s)
-{
-    if (s != core->feeding && core->io.wake != NULL) {
-        core->io.wake(core->io.ctx, s);
-    }
-}
-
-void core_count_error(struct core *core, status_t status)
-{
-    if (status != STATUS_OK && status_is_valid((int)status)) {
-        core->stats.errors[status]++;
-    }
+    channel_run_timers(core->channels, now_ms);
+    peer_run_timers(core->peers, now_ms);
 }

@@ -12,16 +12,27 @@
 #include "platform/platform.h"
 
 struct peer_table {
-    struct peer_link *head;       /* ascending ids */
+    const struct config *config;       /* borrowed */
+    struct process_table *processes;   /* borrowed */
+    struct channel_table *channels;    /* borrowed */
+    TAILQ_HEAD(, peer_link) links;     /* ascending ids */
     uint32_t next_id;
     size_t count;
+    const struct peer_dialer *dialer;  /* borrowed; NULL: nothing dials */
 };
 
-status_t peer_table_new(struct peer_table **out)
+static void release_connection(struct peer_link *l);
+
+status_t peer_table_new(const struct config *cfg, struct process_table *processes,
+                        struct channel_table *channels, struct peer_table **out)
 {
     struct peer_table *t = calloc(1, sizeof(*t));
 
     ENSURE(t != NULL, STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    t->config = cfg;
+    t->processes = processes;
+    t->channels = channels;
+    TAILQ_INIT(&t->links);
     t->next_id = 1;
     *out = t;
     return STATUS_OK;
@@ -29,17 +40,22 @@ status_t peer_table_new(struct peer_table **out)
 
 void peer_table_free(struct peer_table *t)
 {
+    struct peer_link *l;
+
     if (t == NULL) {
         return;
     }
-    while (t->head != NULL) {
-        struct peer_link *next = t->head->next;
-
-        ENCLAVED_ASSERT(t->head->session == NULL && t->head->dial == NULL);
-        free(t->head);
-        t->head = next;
+    while ((l = TAILQ_FIRST(&t->links)) != NULL) {
+        ENCLAVED_ASSERT(l->conn == NULL && l->dial == NULL);
+        TAILQ_REMOVE(&t->links, l, next);
+        free(l);
     }
     free(t);
+}
+
+void peer_set_dialer(struct peer_table *t, const struct peer_dialer *d)
+{
+    t->dialer = d;
 }
 
 const char *peer_state_name(enum peer_state state)
@@ -59,9 +75,11 @@ const char *peer_state_name(enum peer_state state)
     return "?";
 }
 
-struct peer_link *peer_find(const struct core *core, uint32_t link_id)
+struct peer_link *peer_find(const struct peer_table *t, uint32_t link_id)
 {
-    for (struct peer_link *l = core->peers->head; l != NULL; l = l->next) {
+    struct peer_link *l;
+
+    TAILQ_FOREACH(l, &t->links, next) {
         if (l->id == link_id) {
             return l;
         }
@@ -69,9 +87,14 @@ struct peer_link *peer_find(const struct core *core, uint32_t link_id)
     return NULL;
 }
 
-const struct peer_link *peer_first(const struct core *core)
+const struct peer_link *peer_first(const struct peer_table *t)
 {
-    return core->peers->head;
+    return TAILQ_FIRST(&t->links);
+}
+
+const struct peer_link *peer_next(const struct peer_link *l)
+{
+    return TAILQ_NEXT(l, next);
 }
 
 static void set_state(struct peer_link *l, enum peer_state state, uint64_t due_ms)
@@ -82,7 +105,7 @@ static void set_state(struct peer_link *l, enum peer_state state, uint64_t due_m
 }
 
 /* The redial delay after the n-th consecutive failure: the minimum doubled
- * per failure up to the maximum, plus up to half of it again at random so
+ * per failure up to the maximum, plus up to half of it again at random, so
  * members that failed together do not redial together. */
 static uint64_t backoff_ms(const struct config *cfg, uint32_t failures)
 {
@@ -101,34 +124,96 @@ static uint64_t backoff_ms(const struct config *cfg, uint32_t failures)
     return delay;
 }
 
-/* Starts the TCP connect; a dial that fails at once counts as a failure. */
-static void dial(struct core *core, struct peer_link *l)
-{
-    uint64_t now = platform_monotonic_ms();
+/* {====================================================== the link's sink */
 
-    set_state(l, PEER_CONNECTING, now + core->config.peer_connect_timeout_ms);
-    l->dial = core->io.dial != NULL ? core->io.dial(core->io.ctx, l->id, l->host, l->port)
-                                    : NULL;
+/* The local KK initiator's output: relayed to the remote's channel. */
+static void link_channel_data(void *ctx, uint32_t channel_id, const uint8_t *data, size_t len)
+{
+    struct peer_link *l = ctx;
+
+    (void)channel_id;
+    if (l->conn == NULL) {
+        return;
+    }
+    l->messages_out++;
+    l->bytes_out += len;
+    l->ops->send(l->conn, l->remote_channel_id, data, len);
+}
+
+/* Records a failure; the channel table is not touched (the sink's caller
+ * may be inside it). */
+static void mark_failed(struct peer_link *l, const char *reason)
+{
+    uint64_t delay;
+
+    release_connection(l);
+    l->channel_id = 0;
+    l->remote_channel_id = 0;
+    l->failures++;
+    delay = backoff_ms(l->table->config, l->failures);
+    snprintf(l->last_error, sizeof(l->last_error), "%s", reason);
+    set_state(l, PEER_BACKOFF, platform_monotonic_ms() + delay);
+    LOG_I("peer link %u to %s:%u down: %s; redial in %llu ms", l->id, l->host, l->port, reason,
+          (unsigned long long)delay);
+}
+
+/* The core closed the local channel (a Lua close, a hook or crypto error,
+ * a handshake timeout, the process destroyed): the link fails with that. */
+static void link_channel_closed(void *ctx, uint32_t channel_id, status_t status,
+                                const char *reason)
+{
+    struct peer_link *l = ctx;
+    char why[PEER_ERROR_MAX];
+
+    (void)channel_id;
+    if (l->state == PEER_BACKOFF) {
+        return;
+    }
+    snprintf(why, sizeof(why), "local channel closed: %s %.60s", status_name(status),
+             reason != NULL ? reason : "");
+    mark_failed(l, why);
+}
+
+static const struct core_sink link_sink = {link_channel_data, link_channel_closed};
+
+/* }====================================================== */
+
+/* Starts the TCP connect; a dial that fails at once counts as a failure. */
+static void dial(struct peer_table *t, struct peer_link *l)
+{
+    const struct peer_dialer *d = t->dialer;
+
+    set_state(l, PEER_CONNECTING, platform_monotonic_ms() + t->config->peer_connect_timeout_ms);
+    l->dial = d != NULL ? d->dial(d->ctx, l->id, l->host, l->port) : NULL;
     if (l->dial == NULL) {
-        peer_link_failed(core, l->id, "cannot start the connection");
+        mark_failed(l, "cannot start the connection");
     }
 }
 
-status_t peer_add(struct core *core, const char *host, uint16_t port,
+static struct proc *find_process(const struct peer_table *t, const uint8_t *hash)
+{
+    struct proc_target target = {PROC_TARGET_CODE_HASH, 0, hash, PEER_HASH_LEN};
+    struct proc *p = NULL;
+
+    if (procs_resolve(t->processes, &target, &p) != STATUS_OK) {
+        return NULL;
+    }
+    return p;
+}
+
+status_t peer_add(struct peer_table *t, const char *host, uint16_t port,
                   const uint8_t hash[PEER_HASH_LEN], enum peer_origin origin, uint32_t *link_id)
 {
-    struct peer_table *t = core->peers;
     struct peer_link *l;
-    struct peer_link **tail = &t->head;
 
-    for (l = t->head; l != NULL; l = l->next) {
+    TAILQ_FOREACH(l, &t->links, next) {
         if (l->port == port && strcmp(l->host, host) == 0 &&
             memcmp(l->code_hash, hash, PEER_HASH_LEN) == 0) {
             *link_id = l->id;
             return STATUS_OK;
         }
     }
-    ENSURE(procs_find_hash(core, hash, PEER_HASH_LEN) != NULL, STATUS_NOT_FOUND,
+    ENSURE(find_process(t, hash) != NULL, STATUS_NOT_FOUND,
            "no local process has this code hash");
     ENSURE(t->count < PEER_LINKS_MAX, STATUS_RESOURCE_EXHAUSTED, "too many peer links");
     ENSURE(strlen(host) < sizeof(l->host), STATUS_INVALID_ARGUMENT, "address too long");
@@ -139,15 +224,14 @@ status_t peer_add(struct core *core, const char *host, uint16_t port,
     l->port = port;
     memcpy(l->code_hash, hash, PEER_HASH_LEN);
     l->origin = origin;
-    while (*tail != NULL) {
-        tail = &(*tail)->next;
-    }
-    *tail = l;
+    l->table = t;
+    channel_owner_init(&l->owner, &link_sink, l);
+    TAILQ_INSERT_TAIL(&t->links, l, next);
     t->count++;
+    set_state(l, PEER_BACKOFF, platform_monotonic_ms());
     LOG_I("peer link %u to %s:%u added (%s)", l->id, host, port,
           origin == PEER_ORIGIN_CONFIG ? "config" : "PeerConnect");
     *link_id = l->id;
-    set_state(l, PEER_BACKOFF, platform_monotonic_ms());
     return STATUS_OK;
 }
 
@@ -164,21 +248,21 @@ static int app_is_listed(const struct config *cfg, const char *name)
     return 0;
 }
 
-void peer_add_configured(struct core *core)
+void peer_add_configured(struct peer_table *t)
 {
-    const struct config *cfg = &core->config;
+    const struct config *cfg = t->config;
 
     for (uint32_t a = 0; a < cfg->peer_app_count; a++) {
-        struct proc *p = procs_oldest(core);
+        struct proc *p = procs_first(t->processes);
 
         while (p != NULL && strcmp(process_name(p->lua), cfg->peer_apps[a]) != 0) {
-            p = p->next;
+            p = procs_next(p);
         }
         if (p == NULL) {
             LOG_W("peer_apps: no boot app named '%s'", cfg->peer_apps[a]);
         }
     }
-    for (struct proc *p = procs_oldest(core); p != NULL; p = p->next) {
+    for (struct proc *p = procs_first(t->processes); p != NULL; p = procs_next(p)) {
         if (!app_is_listed(cfg, process_name(p->lua))) {
             continue;
         }
@@ -186,160 +270,177 @@ void peer_add_configured(struct core *core)
             uint32_t id = 0;
 
             status_trail_reset();
-            if (peer_add(core, cfg->peers[i].host, cfg->peers[i].port, process_code_hash(p->lua),
+            if (peer_add(t, cfg->peers[i].host, cfg->peers[i].port, process_code_hash(p->lua),
                          PEER_ORIGIN_CONFIG, &id) != STATUS_OK) {
+                struct status_report r;
+
+                status_trail_take(&r);
                 LOG_W("peers: cannot add %s:%u for '%s': %s", cfg->peers[i].host,
-                      cfg->peers[i].port, process_name(p->lua), status_trail_message());
+                      cfg->peers[i].port, process_name(p->lua), r.message);
             }
         }
     }
 }
 
-/* Lets go of the link's dial or session; the link itself stays. */
-static void release_connection(struct core *core, struct peer_link *l)
+/* Lets go of the dial or the connection; the link itself stays. */
+static void release_connection(struct peer_link *l)
 {
+    const struct peer_dialer *d = l->table->dialer;
+
     if (l->dial != NULL) {
-        core->io.cancel_dial(core->io.ctx, l->dial);
+        if (d != NULL) {
+            d->cancel(d->ctx, l->dial);
+        }
         l->dial = NULL;
     }
-    if (l->session != NULL) {
-        core->io.hangup(core->io.ctx, l->session);
-        l->session = NULL;
+    if (l->conn != NULL) {
+        void *conn = l->conn;
+
+        l->conn = NULL;
+        l->ops->hangup(conn);
     }
-    l->channel_id = 0;
-    l->remote_channel_id = 0;
 }
 
-static void remove_link(struct core *core, struct peer_link *l)
+/* A failure outside the channel table: the local channel closes too, and
+ * its process sees HandleChannelClose. */
+static void fail_link(struct peer_link *l, const char *reason)
 {
-    struct peer_table *t = core->peers;
-    struct peer_link **pp = &t->head;
+    mark_failed(l, reason);
+    channel_close_owner(l->table->channels, &l->owner);
+}
 
-    release_connection(core, l);
-    while (*pp != l) {
-        pp = &(*pp)->next;
-    }
-    *pp = l->next;
+static void remove_link(struct peer_table *t, struct peer_link *l)
+{
+    release_connection(l);
+    channel_close_owner(t->channels, &l->owner);
+    TAILQ_REMOVE(&t->links, l, next);
     t->count--;
     LOG_I("peer link %u to %s:%u removed", l->id, l->host, l->port);
     free(l);
 }
 
-void peer_forget_hash(struct core *core, const uint8_t hash[PEER_HASH_LEN])
+void peer_forget_hash(struct peer_table *t, const uint8_t hash[PEER_HASH_LEN])
 {
-    struct peer_link *l = core->peers->head;
+    struct peer_link *l, *next;
 
-    if (procs_find_hash(core, hash, PEER_HASH_LEN) != NULL) {
+    if (find_process(t, hash) != NULL) {
         return;
     }
-    while (l != NULL) {
-        struct peer_link *next = l->next;
-
+    for (l = TAILQ_FIRST(&t->links); l != NULL; l = next) {
+        next = TAILQ_NEXT(l, next);
         if (memcmp(l->code_hash, hash, PEER_HASH_LEN) == 0) {
-            remove_link(core, l);
+            remove_link(t, l);
         }
-        l = next;
     }
 }
 
-void peer_stop_all(struct core *core)
+void peer_stop_all(struct peer_table *t)
 {
-    while (core->peers->head != NULL) {
-        remove_link(core, core->peers->head);
+    struct peer_link *l;
+
+    while ((l = TAILQ_FIRST(&t->links)) != NULL) {
+        remove_link(t, l);
     }
 }
 
-int peer_link_connected(struct core *core, uint32_t link_id, struct session *s)
+int peer_link_connected(struct peer_table *t, uint32_t link_id, const struct peer_conn_ops *ops,
+                        void *conn)
 {
-    struct peer_link *l = peer_find(core, link_id);
+    struct peer_link *l = peer_find(t, link_id);
 
     if (l == NULL || l->state != PEER_CONNECTING) {
         return 0;
     }
     l->dial = NULL;
-    l->session = s;
+    l->conn = conn;
+    l->ops = ops;
     /* The ChannelOpen answer and the handshake share one deadline. */
-    set_state(l, PEER_OPENING, platform_monotonic_ms() + core->config.handshake_timeout_ms);
+    set_state(l, PEER_OPENING, platform_monotonic_ms() + t->config->handshake_timeout_ms);
     LOG_D("peer link %u: connected to %s:%u", l->id, l->host, l->port);
     return 1;
 }
 
-void peer_link_opened(struct core *core, uint32_t link_id, uint32_t channel_id,
-                      uint32_t remote_channel_id)
+void peer_link_opened(struct peer_table *t, uint32_t link_id, uint32_t remote_id)
 {
-    struct peer_link *l = peer_find(core, link_id);
+    struct peer_link *l = peer_find(t, link_id);
+    struct proc *p;
+    uint32_t id = 0;
 
     if (l == NULL || l->state != PEER_OPENING) {
         return;
     }
-    l->channel_id = channel_id;
-    l->remote_channel_id = remote_channel_id;
-    set_state(l, PEER_HANDSHAKE, l->due_ms);
-}
-
-void peer_link_up(struct core *core, uint32_t link_id)
-{
-    struct peer_link *l = peer_find(core, link_id);
-
-    if (l == NULL || l->state != PEER_HANDSHAKE) {
+    p = find_process(t, l->code_hash);
+    if (p == NULL) {
+        fail_link(l, "no local process with this code hash");
         return;
     }
-    l->failures = 0;
-    set_state(l, PEER_UP, 0);
-    LOG_I("peer link %u to %s:%u up: channel %u", l->id, l->host, l->port, l->channel_id);
+    status_trail_reset();
+    if (channel_check_open(t->channels, &p->channels, CHANNEL_TYPE_SERVER_KK_INITIATOR) !=
+            STATUS_OK ||
+        channel_open(t->channels, &l->owner, &p->channels, CHANNEL_TYPE_SERVER_KK_INITIATOR,
+                     &id) != STATUS_OK) {
+        struct status_report r;
+        char why[PEER_ERROR_MAX];
+
+        status_trail_take(&r);
+        snprintf(why, sizeof(why), "cannot open the local channel: %.60s", r.message);
+        fail_link(l, why);
+        return;
+    }
+    l->remote_channel_id = remote_id;
+    l->channel_id = id;
+    set_state(l, PEER_HANDSHAKE, l->due_ms);
+    /* Message 1 goes out through the sink; a failure there fails the link. */
+    channel_start(t->channels, id);
 }
 
-void peer_link_failed(struct core *core, uint32_t link_id, const char *reason)
+void peer_link_input(struct peer_table *t, uint32_t link_id, const uint8_t *data, size_t len)
 {
-    struct peer_link *l = peer_find(core, link_id);
-    uint64_t delay;
+    struct peer_link *l = peer_find(t, link_id);
+
+    if (l == NULL || l->channel_id == 0) {
+        return;
+    }
+    l->messages_in++;
+    l->bytes_in += len;
+    channel_input(t->channels, &l->owner, l->channel_id, data, len);
+    if (l->state == PEER_HANDSHAKE && l->channel_id != 0 &&
+        channel_is_open(t->channels, l->channel_id)) {
+        l->failures = 0;
+        set_state(l, PEER_UP, 0);
+        LOG_I("peer link %u to %s:%u up: channel %u", l->id, l->host, l->port, l->channel_id);
+    }
+}
+
+void peer_link_failed(struct peer_table *t, uint32_t link_id, const char *reason)
+{
+    struct peer_link *l = peer_find(t, link_id);
 
     if (l == NULL || l->state == PEER_BACKOFF) {
         return;
     }
-    release_connection(core, l);
-    l->failures++;
-    delay = backoff_ms(&core->config, l->failures);
-    snprintf(l->last_error, sizeof(l->last_error), "%s", reason);
-    set_state(l, PEER_BACKOFF, platform_monotonic_ms() + delay);
-    LOG_I("peer link %u to %s:%u down: %s; redial in %llu ms", l->id, l->host, l->port, reason,
-          (unsigned long long)delay);
+    fail_link(l, reason);
 }
 
-void peer_link_session_closed(struct core *core, uint32_t link_id, const struct session *s,
-                              const char *reason)
+void peer_link_conn_closed(struct peer_table *t, uint32_t link_id, const void *conn,
+                           const char *reason)
 {
-    struct peer_link *l = peer_find(core, link_id);
+    struct peer_link *l = peer_find(t, link_id);
 
-    /* A session the link already let go of (it failed, or redialled). */
-    if (l == NULL || l->session != s) {
+    /* A connection the link let go of already (it failed, or redialled). */
+    if (l == NULL || l->conn != conn) {
         return;
     }
-    l->session = NULL;
-    peer_link_failed(core, link_id, reason);
+    l->conn = NULL;
+    fail_link(l, reason);
 }
 
-void peer_link_count(struct core *core, uint32_t link_id, int outbound, size_t bytes)
+int64_t peer_next_timeout_ms(const struct peer_table *t, uint64_t now_ms)
 {
-    struct peer_link *l = peer_find(core, link_id);
-
-    if (l == NULL) {
-        return;
-    }
-    if (outbound) {
-        l->messages_out++;
-        l->bytes_out += bytes;
-    } else {
-        l->messages_in++;
-        l->bytes_in += bytes;
-    }
-}
-
-int64_t peer_next_timeout_ms(const struct core *core, uint64_t now_ms)
-{
+    const struct peer_link *l;
     int64_t best = -1;
 
-    for (const struct peer_link *l = core->peers->head; l != NULL; l = l->next) {
+    TAILQ_FOREACH(l, &t->links, next) {
         int64_t left;
 
         /* Once up, the link has no timer: the channel and TCP watch it. */
@@ -354,23 +455,25 @@ int64_t peer_next_timeout_ms(const struct core *core, uint64_t now_ms)
     return best;
 }
 
-void peer_run_timers(struct core *core, uint64_t now_ms)
+void peer_run_timers(struct peer_table *t, uint64_t now_ms)
 {
+    struct peer_link *l;
+
     /* A failure changes only the failing link, so the walk stays valid. */
-    for (struct peer_link *l = core->peers->head; l != NULL; l = l->next) {
+    TAILQ_FOREACH(l, &t->links, next) {
         if (l->state == PEER_UP || l->due_ms > now_ms) {
             continue;
         }
         switch (l->state) {
         case PEER_BACKOFF:
-            dial(core, l);
+            dial(t, l);
             break;
         case PEER_CONNECTING:
-            peer_link_failed(core, l->id, "connect timed out");
+            fail_link(l, "connect timed out");
             break;
         case PEER_OPENING:
         case PEER_HANDSHAKE:
-            peer_link_failed(core, l->id, "handshake timed out");
+            fail_link(l, "handshake timed out");
             break;
         case PEER_UP:
             break;

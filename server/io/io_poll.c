@@ -8,9 +8,12 @@
  *
  * Connections live in two parallel arrays (pollfd, conn) with the listener at
  * index 0. A closed conn is marked and removed at the end of the iteration,
- * after every session that others wrote to has been flushed.
+ * after every session that others wrote to has been flushed (io_common.h):
+ * every compact follows a flush of the dirty list, and a closed conn is off
+ * that list, so compact never frees a conn the list can still reach.
  */
 #include "io/io.h"
+#include "io/io_common.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,32 +31,30 @@
 #include "base/log.h"
 #include "core/peer.h"
 #include "platform/platform.h"
-#include "wire/session.h"
 
 enum { POLL_MAX_WAIT_MS = 500, ACCEPT_BACKOFF_MS = 100 };
 
 struct pconn {
+    struct io_conn base;       /* base.session: NULL while connecting and once closed */
     int fd;
-    struct session *session;   /* NULL while connecting and once closed */
-    int dirty;
-    struct pconn *dirty_next;
     int alive;                 /* 0 once closed: compact() frees it */
     int connecting;            /* a peer link's connect is pending */
-    uint32_t link_id;
+    uint32_t link_id;          /* the peer link an outbound conn is for */
     struct sockaddr_in peer_addr;
 };
 
 struct poll_server {
+    struct io_loop loop;
     struct core *core;
     struct pollfd *fds;        /* fds[0] is the listener */
     struct pconn **conns;      /* conns[0] unused */
     size_t count;
     size_t cap;
-    struct pconn *dirty;
     int shutting_down;
     uint64_t grace_deadline;
     uint64_t accept_resume_ms;  /* out of descriptors: leave the listener until then */
     int accept_starved;         /* logged once per episode */
+    struct peer_dialer dialer;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -73,17 +74,12 @@ static int set_nonblocking(int fd)
 
 static void close_conn(struct pconn *c)
 {
-    struct session *s = c->session;
-
     if (!c->alive) {
         return;
     }
     c->alive = 0;
     c->connecting = 0;
-    c->session = NULL;
-    if (s != NULL) {
-        session_free(s);
-    }
+    io_conn_close(&c->base);
     close(c->fd);
     c->fd = -1;
 }
@@ -93,10 +89,10 @@ static void flush_conn(struct pconn *c)
     const uint8_t *data;
     size_t len;
 
-    if (c->session == NULL) {
+    if (c->base.session == NULL) {
         return;
     }
-    session_output(c->session, &data, &len);
+    session_output(c->base.session, &data, &len);
     while (len > 0) {
         ssize_t n = write(c->fd, data, len);
 
@@ -110,41 +106,27 @@ static void flush_conn(struct pconn *c)
             close_conn(c);
             return;
         }
-        session_consume_output(c->session, (size_t)n);
-        session_output(c->session, &data, &len);
+        session_consume_output(c->base.session, (size_t)n);
+        session_output(c->base.session, &data, &len);
         if (len == 0) {
-            session_resume(c->session);
-            session_output(c->session, &data, &len);
+            session_resume(c->base.session);
+            session_output(c->base.session, &data, &len);
         }
     }
-    if (session_should_close(c->session)) {
+    if (session_should_close(c->base.session)) {
         close_conn(c);
     }
 }
 
-static void wake(void *ctx, struct session *s)
+/* io_loop's flush: a conn that another conn's input gave output. */
+static void flush_dirty_conn(struct io_conn *ic)
 {
-    struct poll_server *srv = ctx;
-    struct pconn *c = s->io_handle;
-
-    if (c->dirty || c->session == NULL) {
-        return;
-    }
-    c->dirty = 1;
-    c->dirty_next = srv->dirty;
-    srv->dirty = c;
+    flush_conn(IO_CONTAINER_OF(ic, struct pconn, base));
 }
 
 static void flush_dirty(struct poll_server *srv)
 {
-    while (srv->dirty != NULL) {
-        struct pconn *c = srv->dirty;
-
-        srv->dirty = c->dirty_next;
-        c->dirty = 0;
-        c->dirty_next = NULL;
-        flush_conn(c);
-    }
+    io_loop_flush_dirty(&srv->loop);
 }
 
 static int grow(struct poll_server *srv)
@@ -171,6 +153,8 @@ static void accept_all(struct poll_server *srv)
     for (;;) {
         int one = 1;
         struct pconn *c;
+        uint8_t refusal[128];
+        size_t refusal_len = 0;
         int fd = accept(srv->fds[0].fd, NULL, NULL);
 
         if (fd < 0) {
@@ -204,15 +188,10 @@ static void accept_all(struct poll_server *srv)
         }
         c->fd = fd;
         c->alive = 1;
-        status_trail_reset();
-        status_t refused = session_new(srv->core, c, &c->session);
-        if (refused != STATUS_OK) {
-            uint8_t frame[128];
-            size_t n = session_encode_refusal(refused, frame, sizeof(frame));
-
-            LOG_D("refusing a connection: %s", status_trail_message());
+        if (io_conn_open(&srv->loop, &c->base, refusal, sizeof(refusal), &refusal_len) !=
+            STATUS_OK) {
             /* Best effort: a fresh socket's send buffer takes one small frame. */
-            (void)!write(fd, frame, n);
+            (void)!write(fd, refusal, refusal_len);
             close(fd);
             free(c);
             continue;
@@ -240,41 +219,38 @@ static void read_conn(struct pconn *c)
             close_conn(c);
             return;
         }
-        session_feed(c->session, read_buffer, (size_t)n);
+        session_feed(c->base.session, read_buffer, (size_t)n);
         flush_conn(c);
         /* One read per wakeup keeps connections fair. */
         return;
     }
 }
 
-/* Peer links (core/peer.h): outbound connections, with connect() itself
- * telling how a non-blocking connect ended (no getsockopt needed). */
+/* Peer links (core/peer.h): outbound conns dialled for the core. A second
+ * connect() tells how a non-blocking connect ended, so no getsockopt is
+ * needed: 0 or EISCONN once connected, else the connect's error. */
 static void finish_connect(struct poll_server *srv, struct pconn *c)
 {
     char reason[PEER_ERROR_MAX];
-    status_t st;
 
     c->connecting = 0;
-    /* A second connect to the same address answers 0 or EISCONN once the
-     * connection is up, or the first connect's error. */
     if (connect(c->fd, (struct sockaddr *)&c->peer_addr, sizeof(c->peer_addr)) != 0 &&
         errno != EISCONN) {
-        if (errno == EALREADY || errno == EINPROGRESS) {
+        if (errno == EALREADY || errno == EINPROGRESS || errno == EINTR) {
             c->connecting = 1;
             return;
         }
         snprintf(reason, sizeof(reason), "connect failed: %s", strerror(errno));
         close_conn(c);
-        peer_link_failed(srv->core, c->link_id, reason);
+        peer_link_failed(srv->core->peers, c->link_id, reason);
         return;
     }
-    status_trail_reset();
-    st = session_new_peer(srv->core, c, c->link_id, &c->session);
-    if (st != STATUS_OK) {
+    if (io_conn_open_peer(&srv->loop, &c->base, c->link_id) != STATUS_OK) {
+        struct status_report r;
+
+        status_trail_take(&r);
         close_conn(c);
-        if (st != STATUS_NOT_FOUND) {
-            peer_link_failed(srv->core, c->link_id, "out of memory for the session");
-        }
+        peer_link_failed(srv->core->peers, c->link_id, r.message);
         return;
     }
     flush_conn(c);
@@ -328,17 +304,9 @@ static void *dial(void *ctx, uint32_t link_id, const char *host, uint16_t port)
 
 static void cancel_dial(void *ctx, void *handle)
 {
-    struct pconn *c = handle;
-
     (void)ctx;
     /* Freed by compact() at the end of this iteration. */
-    close_conn(c);
-}
-
-static void hangup(void *ctx, struct session *s)
-{
-    session_abort(s);
-    wake(ctx, s);
+    close_conn(handle);
 }
 
 /* Drops closed conns, keeping the two arrays parallel. */
@@ -361,15 +329,17 @@ static void compact(struct poll_server *srv)
 static void begin_shutdown(struct poll_server *srv)
 {
     LOG_I("signal %d: shutting down", (int)stop_requested);
+    status_trail_reset();
     srv->shutting_down = 1;
-    peer_stop_all(srv->core);
+    /* Links end first: dials are cancelled and their conns hung up. */
+    peer_stop_all(srv->core->peers);
     flush_dirty(srv);
     srv->grace_deadline = platform_monotonic_ms() + IO_SHUTDOWN_GRACE_MS;
     close(srv->fds[0].fd);
     srv->fds[0].fd = -1;
     for (size_t i = 1; i < srv->count; i++) {
-        if (srv->conns[i]->session != NULL) {
-            session_shutdown(srv->conns[i]->session);
+        if (srv->conns[i]->base.session != NULL) {
+            session_shutdown(srv->conns[i]->base.session);
             flush_conn(srv->conns[i]);
         }
     }
@@ -401,6 +371,8 @@ static void run_loop(struct poll_server *srv)
 
         if (stop_requested && !srv->shutting_down) {
             begin_shutdown(srv);
+            /* The closes there may have written to conns still open. */
+            flush_dirty(srv);
             compact(srv);
             continue;
         }
@@ -416,7 +388,7 @@ static void run_loop(struct poll_server *srv)
         for (size_t i = 1; i < srv->count; i++) {
             const uint8_t *data;
             size_t len;
-            struct session *s = srv->conns[i]->session;
+            struct session *s = srv->conns[i]->base.session;
 
             if (s == NULL) {
                 /* A connect in progress reports its end as writable. */
@@ -432,6 +404,8 @@ static void run_loop(struct poll_server *srv)
             LOG_E("poll failed: %s", strerror(errno));
             break;
         }
+        /* Each event that enters the core starts a fresh trail. */
+        status_trail_reset();
         core_run_timers(srv->core, platform_monotonic_ms());
         if (n > 0) {
             for (size_t i = 1; i < srv->count; i++) {
@@ -439,16 +413,18 @@ static void run_loop(struct poll_server *srv)
                 short ev = srv->fds[i].revents;
 
                 if (c->connecting && ev != 0) {
+                    status_trail_reset();
                     finish_connect(srv, c);
                     continue;
                 }
-                if (c->session == NULL || ev == 0) {
+                if (c->base.session == NULL || ev == 0) {
                     continue;
                 }
+                status_trail_reset();
                 if (ev & POLLOUT) {
                     flush_conn(c);
                 }
-                if (c->session != NULL && (ev & (POLLIN | POLLHUP | POLLERR))) {
+                if (c->base.session != NULL && (ev & (POLLIN | POLLHUP | POLLERR))) {
                     read_conn(c);
                 }
             }
@@ -492,19 +468,16 @@ static int start_listening(struct poll_server *srv, const struct config *cfg)
     return 0;
 }
 
-int io_poll_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
+int io_poll_run(struct core *core)
 {
     struct poll_server srv;
-    struct core_io io = {&srv, wake, dial, cancel_dial, hangup};
     struct sigaction sa;
     int rc = 1;
 
     memset(&srv, 0, sizeof(srv));
-    if (core_new(cfg, ks, &io, &srv.core) != STATUS_OK) {
-        LOG_E("cannot create the server core: %s", status_trail_message());
-        return 1;
-    }
-    if ((boot != NULL && boot(srv.core, boot_ctx) != STATUS_OK) || grow(&srv) != 0) {
+    srv.core = core;
+    io_loop_init(&srv.loop, core, flush_dirty_conn);
+    if (grow(&srv) != 0) {
         goto out;
     }
     memset(&sa, 0, sizeof(sa));
@@ -513,13 +486,19 @@ int io_poll_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, 
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    if (start_listening(&srv, cfg) != 0) {
+    srv.dialer.ctx = &srv;
+    srv.dialer.dial = dial;
+    srv.dialer.cancel = cancel_dial;
+    peer_set_dialer(core->peers, &srv.dialer);
+    if (start_listening(&srv, &core->config) != 0) {
         goto out;
     }
     run_loop(&srv);
     rc = 0;
     LOG_I("stopped");
 out:
+    peer_stop_all(core->peers);
+    peer_set_dialer(core->peers, NULL);
     for (size_t i = 1; i < srv.count; i++) {
         close_conn(srv.conns[i]);
         free(srv.conns[i]);
@@ -529,6 +508,5 @@ out:
     }
     free(srv.fds);
     free(srv.conns);
-    core_free(srv.core);
     return rc;
 }

@@ -8,40 +8,40 @@
  * Writes: after each input the session's whole output is tried with one
  * uv_try_write; only what the kernel did not take is copied to wbuf and
  * queued. Sessions that other sessions wrote to (a Lua broadcast) are put on
- * a dirty list and flushed before the callback returns to the loop, so no
- * conn on the list can have been freed.
+ * the dirty list (io_common.h) and flushed before the callback returns to
+ * the loop; a conn leaves the list when it closes, and is freed only later,
+ * in its close callback.
  */
 #include "io/io.h"
+#include "io/io_common.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <uv.h>
 
 #include "base/log.h"
 #include "core/peer.h"
 #include "platform/platform.h"
-#include "wire/session.h"
 
 struct uv_server;
 
 struct conn {
     uv_tcp_t tcp;
     struct uv_server *srv;
-    struct session *session;   /* NULL once closing */
+    struct io_conn base;       /* base.session is NULL once closing */
     uv_write_t wreq;
     uint8_t *wbuf;             /* owned by wreq while writing */
     size_t wcap;
     int writing;
     int reading;
     int closing;
-    int dirty;
-    struct conn *dirty_next;
-    /* A peer link's outbound connection while its connect is pending. */
+    LIST_ENTRY(conn) link;     /* srv->conns while it has a session */
+    /* A peer link's outbound connection: its connect request and link. */
     uv_connect_t creq;
     uint32_t link_id;
-    int dialing;
 };
 
 struct uv_server {
@@ -52,9 +52,11 @@ struct uv_server {
     uv_timer_t timer;
     uv_timer_t grace;
     struct core *core;
-    struct conn *dirty;
+    struct io_loop io;
+    LIST_HEAD(, conn) conns;   /* every conn with a session */
     size_t conn_count;
     int shutting_down;
+    struct peer_dialer dialer;
 };
 
 static uint8_t read_buffer[IO_READ_CHUNK];
@@ -77,29 +79,28 @@ static void on_close(uv_handle_t *h)
 
 static void close_conn(struct conn *c)
 {
-    struct session *s = c->session;
-
     if (c->closing) {
         return;
     }
     c->closing = 1;
-    c->session = NULL;
+    if (c->base.session != NULL) {
+        LIST_REMOVE(c, link);
+    }
     /* May write to other sessions (HandleChannelClose outputs): they land on
      * the dirty list, flushed by the caller. */
-    session_free(s);
+    io_conn_close(&c->base);
     uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+/* io_loop's flush: a conn that another conn's input gave output. */
+static void flush_dirty_conn(struct io_conn *ic)
+{
+    flush_conn(IO_CONTAINER_OF(ic, struct conn, base));
 }
 
 static void flush_dirty(struct uv_server *srv)
 {
-    while (srv->dirty != NULL) {
-        struct conn *c = srv->dirty;
-
-        srv->dirty = c->dirty_next;
-        c->dirty = 0;
-        c->dirty_next = NULL;
-        flush_conn(c);
-    }
+    io_loop_flush_dirty(&srv->io);
 }
 
 static void rearm_timer(struct uv_server *srv)
@@ -133,6 +134,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = (struct conn *)stream;
 
+    /* Each libuv callback that enters the core starts a fresh trail. */
+    status_trail_reset();
     if (nread < 0) {
         if (nread != UV_EOF) {
             LOG_D("connection read error: %s", uv_strerror((int)nread));
@@ -141,8 +144,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         after_core(c->srv);
         return;
     }
-    if (nread > 0 && c->session != NULL) {
-        session_feed(c->session, (const uint8_t *)buf->base, (size_t)nread);
+    if (nread > 0 && c->base.session != NULL) {
+        session_feed(c->base.session, (const uint8_t *)buf->base, (size_t)nread);
         flush_conn(c);
     }
     after_core(c->srv);
@@ -150,7 +153,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 static void update_reading(struct conn *c)
 {
-    int want = c->session != NULL && session_wants_read(c->session);
+    int want = c->base.session != NULL && session_wants_read(c->base.session);
 
     if (want && !c->reading) {
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -165,11 +168,12 @@ static void on_write(uv_write_t *req, int status)
 {
     struct conn *c = req->data;
 
+    status_trail_reset();
     c->writing = 0;
     if (status < 0) {
         LOG_D("connection write error: %s", uv_strerror(status));
         close_conn(c);
-    } else if (c->session != NULL) {
+    } else if (c->base.session != NULL) {
         /* flush_conn also takes any input parked while this write was out. */
         flush_conn(c);
     }
@@ -183,7 +187,7 @@ static int write_output(struct conn *c)
     const uint8_t *data;
     size_t len;
 
-    session_output(c->session, &data, &len);
+    session_output(c->base.session, &data, &len);
     if (len > 0) {
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -195,7 +199,7 @@ static int write_output(struct conn *c)
             close_conn(c);
             return -1;
         }
-        session_consume_output(c->session, (size_t)n);
+        session_consume_output(c->base.session, (size_t)n);
         len -= (size_t)n;
         data += n;
     }
@@ -211,7 +215,7 @@ static int write_output(struct conn *c)
             c->wcap = len;
         }
         memcpy(c->wbuf, data, len);
-        session_consume_output(c->session, len);
+        session_consume_output(c->base.session, len);
         uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)len);
         c->wreq.data = c;
         if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
@@ -225,10 +229,10 @@ static int write_output(struct conn *c)
 
 static void flush_conn(struct conn *c)
 {
-    if (c->closing || c->session == NULL) {
+    if (c->closing || c->base.session == NULL) {
         return;
     }
-    if (c->session->dead) {
+    if (session_is_dead(c->base.session)) {
         /* Dropped (e.g. too much unsent output): do not wait for a write that
          * may never finish; uv_close cancels it. */
         close_conn(c);
@@ -246,35 +250,24 @@ static void flush_conn(struct conn *c)
         }
         /* All output is out. Input that backpressure parked must be handled
          * now: the client may be waiting for its answers and send nothing. */
-        session_resume(c->session);
-        session_output(c->session, &data, &len);
+        session_resume(c->base.session);
+        session_output(c->base.session, &data, &len);
         if (len == 0) {
             break;
         }
     }
-    if (!c->writing && session_should_close(c->session)) {
+    if (!c->writing && session_should_close(c->base.session)) {
         close_conn(c);
         return;
     }
     update_reading(c);
 }
 
-static void wake(void *ctx, struct session *s)
-{
-    struct uv_server *srv = ctx;
-    struct conn *c = s->io_handle;
-
-    if (c->dirty || c->closing) {
-        return;
-    }
-    c->dirty = 1;
-    c->dirty_next = srv->dirty;
-    srv->dirty = c;
-}
-
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct uv_server *srv = listener->data;
+    uint8_t refusal[128];
+    size_t refusal_len = 0;
     struct conn *c;
 
     if (status < 0) {
@@ -295,31 +288,26 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    status_trail_reset();
-    status_t refused = session_new(srv->core, c, &c->session);
-    if (refused != STATUS_OK) {
-        uint8_t frame[128];
-        uv_buf_t b = uv_buf_init((char *)frame,
-                                 (unsigned)session_encode_refusal(refused, frame, sizeof(frame)));
+    if (io_conn_open(&srv->io, &c->base, refusal, sizeof(refusal), &refusal_len) != STATUS_OK) {
+        uv_buf_t b = uv_buf_init((char *)refusal, (unsigned)refusal_len);
 
-        LOG_D("refusing a connection: %s", status_trail_message());
         /* Best effort: a fresh socket's send buffer takes one small frame. */
         (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return;
     }
+    LIST_INSERT_HEAD(&srv->conns, c, link);
     update_reading(c);
 }
 
-/* Peer links (core/peer.h): the outbound side of a conn. */
+/* Peer links (core/peer.h): outbound conns, dialled for the core. */
 static void on_connect(uv_connect_t *req, int status)
 {
     struct conn *c = req->data;
     struct uv_server *srv = c->srv;
-    status_t st;
 
-    c->dialing = 0;
+    status_trail_reset();
     if (c->closing) {
         /* Cancelled: the link let go of this dial already. */
         return;
@@ -330,22 +318,22 @@ static void on_connect(uv_connect_t *req, int status)
         snprintf(reason, sizeof(reason), "connect failed: %s", uv_strerror(status));
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_close);
-        peer_link_failed(srv->core, c->link_id, reason);
+        peer_link_failed(srv->core->peers, c->link_id, reason);
         after_core(srv);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    status_trail_reset();
-    st = session_new_peer(srv->core, c, c->link_id, &c->session);
-    if (st != STATUS_OK) {
+    if (io_conn_open_peer(&srv->io, &c->base, c->link_id) != STATUS_OK) {
+        struct status_report r;
+
+        status_trail_take(&r);
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_close);
-        if (st != STATUS_NOT_FOUND) {
-            peer_link_failed(srv->core, c->link_id, "out of memory for the session");
-        }
+        peer_link_failed(srv->core->peers, c->link_id, r.message);
         after_core(srv);
         return;
     }
+    LIST_INSERT_HEAD(&srv->conns, c, link);
     flush_conn(c);
     after_core(srv);
 }
@@ -373,7 +361,6 @@ static void *dial(void *ctx, uint32_t link_id, const char *host, uint16_t port)
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return NULL;
     }
-    c->dialing = 1;
     return c;
 }
 
@@ -391,19 +378,14 @@ static void cancel_dial(void *ctx, void *handle)
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
-static void hangup(void *ctx, struct session *s)
-{
-    session_abort(s);
-    wake(ctx, s);
-}
-
 static void on_grace_expired(uv_timer_t *t)
 {
     struct uv_server *srv = t->data;
 
     LOG_W("shutdown grace period over; closing the remaining connections");
-    while (srv->core->sessions != NULL) {
-        close_conn((struct conn *)srv->core->sessions->io_handle);
+    status_trail_reset();
+    while (!LIST_EMPTY(&srv->conns)) {
+        close_conn(LIST_FIRST(&srv->conns));
     }
     flush_dirty(srv);
 }
@@ -411,17 +393,24 @@ static void on_grace_expired(uv_timer_t *t)
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct uv_server *srv = sig->data;
+    struct conn *c, *next;
 
     LOG_I("signal %d: shutting down", signum);
+    status_trail_reset();
     srv->shutting_down = 1;
-    peer_stop_all(srv->core);
+    /* Links end first: dials are cancelled and their conns hung up. */
+    peer_stop_all(srv->core->peers);
     uv_close((uv_handle_t *)&srv->listener, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->timer, NULL);
-    for (struct session *s = srv->core->sessions; s != NULL; s = s->next) {
-        session_shutdown(s);
-        wake(srv, s);
+    /* Every conn flushes what it has and closes once it is written. */
+    LIST_FOREACH(c, &srv->conns, link) {
+        session_shutdown(c->base.session);
+    }
+    for (c = LIST_FIRST(&srv->conns); c != NULL; c = next) {
+        next = LIST_NEXT(c, link);
+        flush_conn(c);
     }
     if (srv->conn_count == 0) {
         uv_close((uv_handle_t *)&srv->grace, NULL);
@@ -435,6 +424,7 @@ static void on_timer(uv_timer_t *t)
 {
     struct uv_server *srv = t->data;
 
+    status_trail_reset();
     core_run_timers(srv->core, platform_monotonic_ms());
     after_core(srv);
 }
@@ -466,26 +456,16 @@ static int start_listening(struct uv_server *srv, const struct config *cfg)
     return 0;
 }
 
-int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
+int io_uv_run(struct core *core)
 {
     struct uv_server srv;
-    struct core_io io = {&srv, wake, dial, cancel_dial, hangup};
     int rc = 1;
 
     memset(&srv, 0, sizeof(srv));
-    /* Boot apps may add peer links, and dial needs the loop. */
+    srv.core = core;
+    io_loop_init(&srv.io, core, flush_dirty_conn);
+    LIST_INIT(&srv.conns);
     uv_loop_init(&srv.loop);
-    if (core_new(cfg, ks, &io, &srv.core) != STATUS_OK) {
-        LOG_E("cannot create the server core: %s", status_trail_message());
-        uv_loop_close(&srv.loop);
-        return 1;
-    }
-    if (boot != NULL && boot(srv.core, boot_ctx) != STATUS_OK) {
-        core_free(srv.core);
-        uv_run(&srv.loop, UV_RUN_DEFAULT);
-        uv_loop_close(&srv.loop);
-        return 1;
-    }
     uv_tcp_init(&srv.loop, &srv.listener);
     srv.listener.data = &srv;
     uv_timer_init(&srv.loop, &srv.timer);
@@ -497,7 +477,11 @@ int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, vo
     srv.sigint.data = &srv;
     uv_signal_init(&srv.loop, &srv.sigterm);
     srv.sigterm.data = &srv;
-    if (start_listening(&srv, cfg) == 0) {
+    srv.dialer.ctx = &srv;
+    srv.dialer.dial = dial;
+    srv.dialer.cancel = cancel_dial;
+    peer_set_dialer(core->peers, &srv.dialer);
+    if (start_listening(&srv, &core->config) == 0) {
         uv_signal_start(&srv.sigint, on_signal, SIGINT);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
         rearm_timer(&srv);
@@ -511,10 +495,10 @@ int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, vo
         uv_close((uv_handle_t *)&srv.grace, NULL);
         uv_run(&srv.loop, UV_RUN_DEFAULT);
     }
+    peer_set_dialer(core->peers, NULL);
     if (uv_loop_close(&srv.loop) != 0) {
         LOG_W("event loop closed with handles still open");
     }
-    core_free(srv.core);
     if (rc == 0) {
         LOG_I("stopped");
     }

@@ -61,8 +61,8 @@ tm select-pane -t demo:0.0 -T a
 tm split-window -t demo:0 -v \
   "env HOME=$work MALLOC_PERTURB_=$perturb $ctl --port $port channel open raw --process 1; sleep 60"
 a=demo:0.0 b=demo:0.1
-wait_for_text "$a" "channel 1 open (nk)" 10000 >/dev/null || fail "pane A did not open its channel"
-wait_for_text "$b" "channel 2 open (raw)" 10000 >/dev/null || fail "pane B did not open its channel"
+wait_for_text "$a" "channel 1 open (nk)" 30000 >/dev/null || fail "pane A did not open its channel"
+wait_for_text "$b" "channel 2 open (raw)" 30000 >/dev/null || fail "pane B did not open its channel"
 
 # Typed in A, shown in B; typed in B, shown in A. Nothing is typed in the receiver.
 tm send-keys -t "$a" "hello from the nk pane" Enter

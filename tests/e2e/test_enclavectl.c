@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/client.h"
+#include "lib/pin.h"
 #include "hex.h"
 #include "server.h"
 #include "crypto/x25519.h"
@@ -581,6 +582,161 @@ START_TEST(test_keygen_writes_keys_and_refuses_to_overwrite)
 }
 END_TEST
 
+
+/* The server's static key as hex (65 bytes with NUL) and raw. */
+static void server_key(char hex[65], uint8_t raw[32])
+{
+    struct client *c = test_server_connect(&ts);
+    Enclaved__ServerFrame *f = NULL;
+
+    ck_assert_int_eq(client_get_info(c, &f), STATUS_OK);
+    ck_assert_uint_eq(f->response->info->public_key.len, 32);
+    memcpy(raw, f->response->info->public_key.data, 32);
+    for (size_t i = 0; i < 32; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    }
+    client_frame_free(f);
+    client_free(c);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(test_nk_trusts_on_first_use_then_pins_from_known_servers)
+{
+    char hash[65], key[65], pid[16], path[300], line[160], fp[PIN_FINGERPRINT_LEN];
+    uint8_t raw[32];
+    unsigned id = create_echo(hash);
+    struct stat st;
+    struct run r;
+    char *text;
+
+    server_key(key, raw);
+    pin_fingerprint(raw, fp);
+    snprintf(pid, sizeof(pid), "%u", id);
+    snprintf(path, sizeof(path), "%s/.config/enclaved/known_servers", ts.dir);
+
+    /* First use: trusted, said on stderr, remembered 0600 after the handshake. */
+    r = run_ctl("one\n", "channel", "open", "nk", "--process", pid, NULL);
+    EXPECT_CODE(r, 0);
+    ck_assert_str_eq(r.out, "one\n");
+    ck_assert_ptr_nonnull(strstr(r.err, "trust on first use"));
+    ck_assert_ptr_nonnull(strstr(r.err, fp));
+    ck_assert_ptr_nonnull(strstr(r.err, "remembered 127.0.0.1:"));
+    run_free(&r);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    text = slurp(path);
+    snprintf(line, sizeof(line), "127.0.0.1:%u %s\n", ts.port, key);
+    ck_assert_str_eq(text, line);
+    free(text);
+
+    /* Second use: pinned by the file, nothing appended. */
+    r = run_ctl("two\n", "channel", "open", "nk", "--process", pid, NULL);
+    EXPECT_CODE(r, 0);
+    ck_assert_str_eq(r.out, "two\n");
+    ck_assert_ptr_nonnull(strstr(r.err, "server key pinned by"));
+    ck_assert_ptr_nonnull(strstr(r.err, "known_servers line 1"));
+    ck_assert_ptr_null(strstr(r.err, "trust on first use"));
+    run_free(&r);
+    text = slurp(path);
+    ck_assert_str_eq(text, line);
+    free(text);
+
+    /* The pinned key changes (here: the file holds another key): refused
+     * before any handshake, with both fingerprints. */
+    snprintf(line, sizeof(line), "# a comment\n\n127.0.0.1:%u %064x\n", ts.port, 7);
+    write_text(path, line);
+    r = run_ctl("never sent\n", "--json", "channel", "open", "nk", "--process", pid, NULL);
+    EXPECT_CODE(r, 5);
+    ck_assert_ptr_nonnull(strstr(r.err, "server key does not match the pinned key"));
+    ck_assert_ptr_nonnull(strstr(r.err, "line 3"));
+    ck_assert_ptr_nonnull(strstr(r.err, fp));
+    ck_assert_ptr_nonnull(strstr(r.err, "refusing"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"PERMISSION_DENIED\""));
+    ck_assert_ptr_null(strstr(r.out, "never sent"));
+    run_free(&r);
+
+    /* A malformed file is a local error, naming the line. */
+    write_text(path, "127.0.0.1:1 not-hex\n");
+    r = run_ctl("x\n", "channel", "open", "nk", "--process", pid, NULL);
+    EXPECT_CODE(r, 6);
+    ck_assert_ptr_nonnull(strstr(r.err, "malformed line 1"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_nk_pins_from_known_servers_option_and_pubkey_file)
+{
+    char hash[65], key[65], path[300], text[200];
+    uint8_t raw[32];
+    struct run r;
+
+    create_echo(hash);
+    server_key(key, raw);
+
+    /* --known-servers FILE instead of the default; its entry pins. */
+    snprintf(path, sizeof(path), "%s/fleet_known", ts.dir);
+    /* Entries are named as enclavectl writes them: localhost is 127.0.0.1. */
+    snprintf(text, sizeof(text), "127.0.0.1:%u %s\n", ts.port, key);
+    write_text(path, text);
+    r = run_ctl("a\n", "--known-servers", path, "--host", "localhost", "channel", "open", "nk",
+                "--code-hash", hash, NULL);
+    EXPECT_CODE(r, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "fleet_known line 1"));
+    ck_assert_str_eq(r.out, "a\n");
+    run_free(&r);
+
+    /* --pubkey-file: the line keygen prints. */
+    snprintf(path, sizeof(path), "%s/server.pub", ts.dir);
+    snprintf(text, sizeof(text), "%s\n", key);
+    write_text(path, text);
+    r = run_ctl("b\n", "channel", "open", "nk", "--code-hash", hash, "--pubkey-file", path, NULL);
+    EXPECT_CODE(r, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "server.pub"));
+    ck_assert_str_eq(r.out, "b\n");
+    run_free(&r);
+
+    write_text(path, "abcd\n");
+    r = run_ctl("b\n", "channel", "open", "nk", "--code-hash", hash, "--pubkey-file", path, NULL);
+    EXPECT_CODE(r, 6);
+    ck_assert_ptr_nonnull(strstr(r.err, "64 hex digits"));
+    run_free(&r);
+
+    r = run_ctl("b\n", "channel", "open", "nk", "--code-hash", hash, "--pubkey-file", path,
+                "--pubkey", key, NULL);
+    EXPECT_CODE(r, 2);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_info_prints_the_key_fingerprint)
+{
+    char key[65], fp[PIN_FINGERPRINT_LEN], got[PIN_FINGERPRINT_LEN + 8];
+    uint8_t raw[32];
+    struct run r;
+
+    server_key(key, raw);
+    pin_fingerprint(raw, fp);
+    ck_assert_uint_eq(strlen(fp), 24);
+    r = run_ctl(NULL, "--json", "info", NULL);
+    EXPECT_CODE(r, 0);
+    json_str(r.out, "fingerprint", got, sizeof(got));
+    ck_assert_str_eq(got, fp);
+    run_free(&r);
+    r = run_ctl(NULL, "info", NULL);
+    EXPECT_CODE(r, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, fp));
+    run_free(&r);
+}
+END_TEST
+
 static Suite *enclavectl_suite(void)
 {
     Suite *s = suite_create("e2e-enclavectl");
@@ -599,6 +755,9 @@ static Suite *enclavectl_suite(void)
     tcase_add_test(tc, test_channel_open_raw_binary_framing);
     tcase_add_test(tc, test_channel_open_nk_with_right_and_wrong_pubkey);
     tcase_add_test(tc, test_keygen_writes_keys_and_refuses_to_overwrite);
+    tcase_add_test(tc, test_nk_trusts_on_first_use_then_pins_from_known_servers);
+    tcase_add_test(tc, test_nk_pins_from_known_servers_option_and_pubkey_file);
+    tcase_add_test(tc, test_info_prints_the_key_fingerprint);
     suite_add_tcase(s, tc);
     return s;
 }

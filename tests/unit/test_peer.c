@@ -11,24 +11,20 @@
 #include "core/peer.h"
 #include "core/procs.h"
 #include "platform/platform.h"
+#include "wire/encode.h"
 #include "wire/frame.h"
 #include "wire/session.h"
 
 struct fakeio {
     struct core *core;
-    int dials, cancels, hangups;
+    struct peer_dialer dialer;
+    int dials, cancels;
     uint32_t last_link;
     char last_host[CONFIG_HOST_MAX];
     uint16_t last_port;
     int handle;                 /* the address handed out as a dial handle */
     int fail_dial;
 };
-
-static void fake_wake(void *ctx, struct session *s)
-{
-    (void)ctx;
-    (void)s;
-}
 
 static void *fake_dial(void *ctx, uint32_t link_id, const char *host, uint16_t port)
 {
@@ -49,14 +45,6 @@ static void fake_cancel(void *ctx, void *dial)
     f->cancels++;
 }
 
-static void fake_hangup(void *ctx, struct session *s)
-{
-    struct fakeio *f = ctx;
-
-    f->hangups++;
-    session_abort(s);
-}
-
 /* Counts hook calls by kind, from Lua. */
 static const char app[] =
     "created, closed, got, kk = 0, 0, {}, {}\n"
@@ -75,7 +63,6 @@ static struct proc *start(struct fakeio *f, const struct config *cfg_in)
     struct config cfg;
     struct keystore *ks = NULL;
     uint8_t priv[32], secret[32];
-    struct core_io io = {f, fake_wake, fake_dial, fake_cancel, fake_hangup};
     struct proc *p = NULL;
 
     memset(f, 0, sizeof(*f));
@@ -87,27 +74,29 @@ static struct proc *start(struct fakeio *f, const struct config *cfg_in)
     memset(priv, 0x31, sizeof(priv));
     memset(secret, 0x32, sizeof(secret));
     ck_assert_int_eq(keystore_new(priv, secret, &ks), STATUS_OK);
-    ck_assert_int_eq(core_new(&cfg, ks, &io, &f->core), STATUS_OK);
-    ck_assert_int_eq(procs_create(f->core, "app", (const uint8_t *)app, strlen(app), 0, &p),
+    ck_assert_int_eq(core_new(&cfg, ks, &f->core), STATUS_OK);
+    f->dialer.ctx = f;
+    f->dialer.dial = fake_dial;
+    f->dialer.cancel = fake_cancel;
+    peer_set_dialer(f->core->peers, &f->dialer);
+    ck_assert_int_eq(procs_create(f->core->processes, "app", (const uint8_t *)app, strlen(app), 0,
+                                  &p),
                      STATUS_OK);
     return p;
 }
 
 static void stop(struct fakeio *f)
 {
-    peer_stop_all(f->core);
-    while (f->core->sessions != NULL) {
-        session_free(f->core->sessions);
-    }
+    peer_stop_all(f->core->peers);
     core_free(f->core);
 }
 
 static uint32_t add(struct fakeio *f, const char *host, uint16_t port)
 {
     uint32_t id = 0;
-    const uint8_t *hash = process_code_hash(procs_oldest(f->core)->lua);
+    const uint8_t *hash = process_code_hash(procs_first(f->core->processes)->lua);
 
-    ck_assert_int_eq(peer_add(f->core, host, port, hash, PEER_ORIGIN_REQUEST, &id), STATUS_OK);
+    ck_assert_int_eq(peer_add(f->core->peers, host, port, hash, PEER_ORIGIN_REQUEST, &id), STATUS_OK);
     return id;
 }
 
@@ -124,17 +113,18 @@ START_TEST(test_peer_add_dials_now_and_dedupes)
     ck_assert_uint_eq(again, id);
     ck_assert_uint_ne(add(&f, "10.0.0.1", 7481), id);
     memset(other, 7, sizeof(other));
-    ck_assert_int_eq(peer_add(f.core, "10.0.0.1", 7480, other, PEER_ORIGIN_REQUEST, &id2),
+    ck_assert_int_eq(peer_add(f.core->peers, "10.0.0.1", 7480, other, PEER_ORIGIN_REQUEST, &id2),
                      STATUS_NOT_FOUND);
     ck_assert_uint_eq(id2, 0);
-    l = peer_find(f.core, id);
+    l = peer_find(f.core->peers, id);
     ck_assert_int_eq(l->state, PEER_BACKOFF);
-    ck_assert_int_eq(peer_next_timeout_ms(f.core, platform_monotonic_ms()), 0);
-    peer_run_timers(f.core, platform_monotonic_ms());
+    ck_assert_int_eq(peer_next_timeout_ms(f.core->peers, platform_monotonic_ms()), 0);
+    peer_run_timers(f.core->peers, platform_monotonic_ms());
     ck_assert_int_eq(f.dials, 2);
     ck_assert_int_eq(l->state, PEER_CONNECTING);
-    stop(&f);
+    peer_stop_all(f.core->peers);
     ck_assert_int_eq(f.cancels, 2);
+    stop(&f);
 }
 END_TEST
 
@@ -152,12 +142,12 @@ START_TEST(test_peer_backoff_doubles_up_to_the_bound_with_at_most_half_jitter)
     start(&f, &cfg);
     f.fail_dial = 1;
     id = add(&f, "10.0.0.2", 1);
-    l = peer_find(f.core, id);
+    l = peer_find(f.core->peers, id);
     for (int i = 1; i <= 8; i++) {
         uint64_t now = platform_monotonic_ms();
         uint64_t delay;
 
-        peer_run_timers(f.core, l->due_ms);
+        peer_run_timers(f.core->peers, l->due_ms);
         ck_assert_int_eq(l->state, PEER_BACKOFF);
         ck_assert_uint_eq(l->failures, (uint32_t)i);
         ck_assert_str_eq(l->last_error, "cannot start the connection");
@@ -184,16 +174,16 @@ START_TEST(test_peer_connect_timeout_cancels_the_dial_and_records_it)
     cfg.peer_connect_timeout_ms = 50;
     start(&f, &cfg);
     id = add(&f, "10.0.0.3", 2);
-    l = peer_find(f.core, id);
-    peer_run_timers(f.core, platform_monotonic_ms());
+    l = peer_find(f.core->peers, id);
+    peer_run_timers(f.core->peers, platform_monotonic_ms());
     ck_assert_int_eq(l->state, PEER_CONNECTING);
-    ck_assert_int_le(peer_next_timeout_ms(f.core, platform_monotonic_ms()), 50);
-    peer_run_timers(f.core, platform_monotonic_ms() + 60);
+    ck_assert_int_le(peer_next_timeout_ms(f.core->peers, platform_monotonic_ms()), 50);
+    peer_run_timers(f.core->peers, platform_monotonic_ms() + 60);
     ck_assert_int_eq(l->state, PEER_BACKOFF);
     ck_assert_int_eq(f.cancels, 1);
     ck_assert_str_eq(l->last_error, "connect timed out");
     /* A connect that finishes after the link gave up is refused. */
-    ck_assert_int_eq(peer_link_connected(f.core, id, NULL), 0);
+    ck_assert_int_eq(peer_link_connected(f.core->peers, id, NULL, NULL), 0);
     stop(&f);
 }
 END_TEST
@@ -207,7 +197,7 @@ static void pump(struct session *link, struct session *remote)
         size_t len, moved = 0;
 
         session_output(link, &data, &len);
-        if (len > 0 && !link->dead) {
+        if (len > 0 && !session_is_dead(link)) {
             uint8_t *copy = malloc(len);
             memcpy(copy, data, len);
             session_consume_output(link, len);
@@ -216,7 +206,7 @@ static void pump(struct session *link, struct session *remote)
             moved += len;
         }
         session_output(remote, &data, &len);
-        if (len > 0 && !link->dead) {
+        if (len > 0 && !session_is_dead(link)) {
             uint8_t *copy = malloc(len);
             memcpy(copy, data, len);
             session_consume_output(remote, len);
@@ -243,7 +233,7 @@ static void app_counts(struct fakeio *f, struct proc *p, char *out, size_t cap)
     size_t len, n;
     uint32_t flen = 0, cid = 0;
 
-    ck_assert_int_eq(session_new(f->core, NULL, &q), STATUS_OK);
+    ck_assert_int_eq(session_new(f->core, NULL, NULL, &q), STATUS_OK);
     open.target_case = ENCLAVED__CHANNEL_OPEN__TARGET_PROCESS_ID;
     open.process_id = process_id(p->lua);
     open.type = ENCLAVED__CHANNEL_TYPE__RAW;
@@ -294,12 +284,12 @@ START_TEST(test_peer_link_comes_up_carries_data_and_fails_with_its_reason)
     uint32_t id = add(&f, "127.0.0.1", 9);
     char counts[64] = "";
 
-    peer_run_timers(f.core, platform_monotonic_ms());
-    ck_assert_int_eq(session_new(f.core, NULL, &remote), STATUS_OK);
-    ck_assert_int_eq(session_new_peer(f.core, NULL, id, &link), STATUS_OK);
-    l = peer_find(f.core, id);
+    peer_run_timers(f.core->peers, platform_monotonic_ms());
+    ck_assert_int_eq(session_new(f.core, NULL, NULL, &remote), STATUS_OK);
+    ck_assert_int_eq(session_new_peer(f.core, NULL, NULL, id, &link), STATUS_OK);
+    l = peer_find(f.core->peers, id);
     ck_assert_int_eq(l->state, PEER_OPENING);
-    ck_assert_ptr_eq(l->session, link);
+    ck_assert_ptr_eq(l->conn, &link->peer);
     pump(link, remote);
     ck_assert_int_eq(l->state, PEER_UP);
     ck_assert_uint_ne(l->channel_id, 0);
@@ -316,11 +306,10 @@ START_TEST(test_peer_link_comes_up_carries_data_and_fails_with_its_reason)
     /* The remote side goes away: both channels close with HandleChannelClose,
      * and the link waits to redial with the reason. */
     session_free(remote);
-    link->dead = 1;
     session_free(link);
     ck_assert_int_eq(l->state, PEER_BACKOFF);
     ck_assert_str_eq(l->last_error, "connection lost");
-    ck_assert_ptr_null(l->session);
+    ck_assert_ptr_null(l->conn);
     ck_assert_uint_eq(l->channel_id, 0);
     app_counts(&f, p, counts, sizeof(counts));
     ck_assert_str_eq(counts, "2 2 2");
@@ -337,10 +326,10 @@ START_TEST(test_peer_link_to_a_remote_without_the_code_records_not_found)
 
     start(&f, NULL);
     id = add(&f, "127.0.0.1", 9);
-    peer_run_timers(f.core, platform_monotonic_ms());
-    ck_assert_int_eq(session_new(f.core, NULL, &remote), STATUS_OK);
-    ck_assert_int_eq(session_new_peer(f.core, NULL, id, &link), STATUS_OK);
-    l = peer_find(f.core, id);
+    peer_run_timers(f.core->peers, platform_monotonic_ms());
+    ck_assert_int_eq(session_new(f.core, NULL, NULL, &remote), STATUS_OK);
+    ck_assert_int_eq(session_new_peer(f.core, NULL, NULL, id, &link), STATUS_OK);
+    l = peer_find(f.core->peers, id);
     {
         const uint8_t *data;
         size_t len;
@@ -348,13 +337,15 @@ START_TEST(test_peer_link_to_a_remote_without_the_code_records_not_found)
         /* Answer the ChannelOpen as a remote without the process would. */
         session_output(link, &data, &len);
         session_consume_output(link, len);
-        session_send_status(remote, 1, STATUS_NOT_FOUND, "no such process");
+        encode_status(&remote->out, 1, STATUS_NOT_FOUND, "no such process");
         session_output(remote, &data, &len);
         session_feed(link, data, len);
     }
     ck_assert_int_eq(l->state, PEER_BACKOFF);
     ck_assert_str_eq(l->last_error, "peer refused ChannelOpen: NOT_FOUND no such process");
-    ck_assert_int_eq(f.hangups, 1);
+    ck_assert(session_is_dead(link));
+    session_free(link);
+    session_free(remote);
     stop(&f);
 }
 END_TEST
@@ -367,11 +358,11 @@ START_TEST(test_peer_forget_hash_keeps_links_while_a_process_has_the_code)
     uint8_t hash[32];
 
     memcpy(hash, process_code_hash(p->lua), sizeof(hash));
-    peer_run_timers(f.core, platform_monotonic_ms());
+    peer_run_timers(f.core->peers, platform_monotonic_ms());
     ck_assert_int_eq(f.dials, 1);
-    peer_forget_hash(f.core, hash);
+    peer_forget_hash(f.core->peers, hash);
     /* A process with the hash still runs: nothing ends. */
-    ck_assert_ptr_nonnull(peer_find(f.core, id));
+    ck_assert_ptr_nonnull(peer_find(f.core->peers, id));
     stop(&f);
 }
 END_TEST
