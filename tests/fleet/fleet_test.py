@@ -475,7 +475,8 @@ def main():
     ap.add_argument("--keygen", required=True)
     ap.add_argument("--io", default=os.environ.get("ENCLAVED_IO", "uv"), choices=["uv", "poll"])
     ap.add_argument("--source-root", required=True)
-    ap.add_argument("-k", dest="only")
+    ap.add_argument("-k", dest="only", action="append",
+                    help="run only tests whose name contains this (repeatable)")
     ap.add_argument("-v", dest="verbose", action="store_true")
     args = ap.parse_args()
     if shutil.which("haproxy") is None:
@@ -487,7 +488,7 @@ def main():
     passed = failed = 0
     try:
         for fn in TESTS:
-            if args.only and args.only not in fn.__name__:
+            if args.only and not any(k in fn.__name__ for k in args.only):
                 continue
             started = time.monotonic()
             try:
