@@ -9,7 +9,8 @@ bindings), through HAProxy or straight to a member. Covers:
 
   links     the three links come up and `enclavectl peer list` shows them;
             PeerConnect; every failure recorded with its reason and
-            redialled; Reset and the last process's destroy end links
+            redialled; a peer that stops reading is dropped (output bounded);
+            Reset and the last process's destroy end links
   haproxy   NK channels with the one pinned key and code hash through
             HAProxy land on every member; a stopped member is routed around
             and its links come back when it restarts
@@ -243,6 +244,92 @@ def peer_connect_reports_each_failure_and_redials(t):
     c.request(process_destroy=pb.ProcessDestroy(code_hash=ep.sha256(b"x = 1")))
     check(link(nf_id) is None, "link of a destroyed app still listed")
     check(link(lid) is not None, "other links stay")
+    c.close()
+
+
+# Sends 40 messages of 900 kB, over max_output_buffer (16 MiB), to every
+# member it meets over KK.
+FLOOD_APP = (b"function HandleChannelCreate(cid, t)\n"
+             b"  if t ~= CHAN_SERVER_KK then return nil end\n"
+             b"  local out, big = {}, string.rep('x', 900000)\n"
+             b"  for i = 1, 40 do out[i] = {cid, big} end\n"
+             b"  return out\n"
+             b"end\n")
+
+
+def fake_member_that_stops_reading(pb, listener, fleet_private, stop):
+    """Answers one link's ChannelOpen and KK handshake as a member would,
+    then never reads again while holding the connection open."""
+    conn, _ = listener.accept()
+    buf = bytearray()
+
+    def frame():
+        while True:
+            if len(buf) >= 4:
+                n = int.from_bytes(buf[:4], "big")
+                if len(buf) >= 4 + n:
+                    body = bytes(buf[4:4 + n])
+                    del buf[:4 + n]
+                    f = pb.ClientFrame()
+                    f.ParseFromString(body)
+                    return f
+            buf.extend(conn.recv(65536))
+
+    def send(f):
+        body = f.SerializeToString()
+        conn.sendall(len(body).to_bytes(4, "big") + body)
+
+    opened = frame()
+    r = pb.ServerFrame()
+    r.response.id = opened.request.id
+    r.response.channel_opened.channel_id = 7
+    send(r)
+    msg1 = frame().channel_data.data
+    pair = ep.keypair(fleet_private)
+    peer = ep.NoisePeer("KK", False, s=pair, rs=pair.public)
+    code_hash = peer.read(msg1)
+    d = pb.ServerFrame()
+    d.channel_data.channel_id = 7
+    d.channel_data.data = peer.write(code_hash)
+    send(d)
+    stop.wait(30)
+    conn.close()
+
+
+@test
+def a_peer_that_stops_reading_is_dropped_and_redialled(t):
+    f = t.fleet()
+    pb = f.pb
+    c = f.members[2].connect(pb)
+    _, flood_hash = c.create_process(FLOOD_APP, name="flood")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    with open(os.path.join(t.work, "fleet", "keys", "noise_static.key"), "rb") as fh:
+        fleet_private = fh.read()
+    stop = threading.Event()
+    th = threading.Thread(target=fake_member_that_stops_reading,
+                          args=(pb, listener, fleet_private, stop), daemon=True)
+    th.start()
+    r = c.request(peer_connect=pb.PeerConnect(address="127.0.0.1:%d" % listener.getsockname()[1],
+                                              code_hash=flood_hash))
+    lid = r.peer_connected.link_id
+
+    def link():
+        for l in c.request(get_stats=pb.GetStats()).stats.peer_links:
+            if l.link_id == lid:
+                return l
+        return None
+    try:
+        l = eventually(lambda: "not reading" in link().last_error and link(), "link dropped")
+        check(l.state != "up", "the link is %s" % l.state)
+        check(f.stats(f.members[2]).memory_rss < 512 * 1024 * 1024, "member 3 grew without bound")
+    finally:
+        stop.set()
+        th.join(5)
+        listener.close()
+    c.request(process_destroy=pb.ProcessDestroy(code_hash=flood_hash))
+    check(link() is None, "the flood app's link outlived it")
     c.close()
 
 
