@@ -136,7 +136,14 @@ class Member:
             err = "%s exited with status %d" % (self.name, self.proc.returncode)
         self.proc = None
         self.log.close()
-        return err or self.preload_problem()
+        return err or self.sanitizer_problem() or self.preload_problem()
+
+    def sanitizer_problem(self):
+        """A sanitizer report in this member's log (UBSan goes on after one)."""
+        for line in self.read_log().splitlines():
+            if b"runtime error:" in line or b"Sanitizer" in line:
+                return "%s: %s" % (self.name, line.decode(errors="replace"))
+        return None
 
     def kill(self):
         """SIGKILL: the member loses everything it held in memory."""
