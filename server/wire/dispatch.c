@@ -385,7 +385,8 @@ static void handle_peer_connect(const struct caller *c, uint64_t id,
     encode_response(c->out, &r);
 }
 
-static void handle_channel_open(const struct caller *c, uint64_t id, const Enclaved__ChannelOpen *req)
+static void handle_channel_open(const struct caller *c, uint64_t id,
+                                const Enclaved__ChannelOpen *req)
 {
     struct core *core = c->core;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;

@@ -196,6 +196,8 @@ test('a closed channel closes the WebSocket with 4000 + status and the reason', 
 test('the gateway refuses a bad path, text messages and oversized ones', async () => {
   const bad = await Socket.open('not-a-hash');
   await bad.closed(1008);
+  const signed = await Socket.open(`+${echo.hash.toString('hex').slice(1)}`);
+  await signed.closed(1008);
   const text = await Socket.open(echo.hash.toString('hex'));
   text.ws.send('hello', { binary: false });
   await text.closed(1003, 'binary messages only');

@@ -23,6 +23,7 @@
  * side's wsi points at it (per-session data / opaque user data). Queued
  * messages are owned by their queue. Single-threaded.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -369,11 +370,15 @@ static int parse_target(struct lws *wsi, uint8_t out[HASH_LEN])
     if (hex == NULL || strlen(hex) != 2 * HASH_LEN) {
         return -1;
     }
-    for (size_t i = 0; i < HASH_LEN; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+    for (size_t i = 0; i < 2 * HASH_LEN; i++) {
+        /* Exactly hex digits: sscanf would also take signs, spaces and "0x". */
+        if (!isxdigit((unsigned char)hex[i])) {
             return -1;
         }
+    }
+    for (size_t i = 0; i < HASH_LEN; i++) {
+        unsigned v = 0;
+        (void)sscanf(hex + 2 * i, "%2x", &v);
         out[i] = (uint8_t)v;
     }
     return 0;
