@@ -567,6 +567,13 @@ void channel_run_timers(struct channel_table *t, uint64_t now_ms)
     }
 }
 
+int channel_is_open(const struct channel_table *t, uint32_t id)
+{
+    const struct channel *ch = idmap_get(&t->by_id, id);
+
+    return ch != NULL && ch->open;
+}
+
 uint64_t channel_count_by_type(const struct channel_table *t, enum channel_type type)
 {
     return (unsigned)type < CHANNEL_TYPE_COUNT ? t->count_by_type[type] : 0;

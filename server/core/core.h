@@ -22,12 +22,15 @@
 #include "crypto/keystore.h"
 #include "image/config.h"
 
+struct peer_table;
+
 struct core {
     struct config config;             /* read-only */
     struct keystore *keystore;        /* read-only; owned */
     struct core_stats stats;          /* counted where events happen */
     struct process_table *processes;  /* owned */
     struct channel_table *channels;   /* owned */
+    struct peer_table *peers;         /* owned: the peer links (core/peer.h) */
 };
 
 /* Builds the core. Takes ownership of ks (freed on failure too).
@@ -39,7 +42,7 @@ void core_free(struct core *core);
 
 /* Milliseconds until the next timer is due (0 = now), or -1 for none. */
 int64_t core_next_timeout_ms(const struct core *core, uint64_t now_ms);
-/* Runs the timers due at now_ms (handshake timeouts). */
+/* Runs the timers due at now_ms (handshake timeouts, peer link redials). */
 void core_run_timers(struct core *core, uint64_t now_ms);
 
 #endif

@@ -101,9 +101,7 @@ static status_t parse_u64(const char *text, uint64_t *out)
     return STATUS_OK;
 }
 
-/* ADDRESS:PORT of dotted IPv4 into host (CONFIG_HOST_MAX) and *port_out;
- * both untouched on failure. */
-static status_t parse_address(const char *text, char *host_out, uint16_t *port_out)
+status_t config_parse_address(const char *text, char *host_out, uint16_t *port_out)
 {
     const char *colon = strrchr(text, ':');
     uint64_t port = 0;
@@ -142,7 +140,7 @@ static status_t parse_listen(const char *text, struct config *cfg)
     uint16_t port = 0;
 
     /* Only a fully valid value replaces the old one. */
-    TRY(parse_address(text, host, &port));
+    TRY(config_parse_address(text, host, &port));
     memcpy(cfg->listen_host, host, sizeof(host));
     cfg->listen_port = port;
     return STATUS_OK;
@@ -185,7 +183,7 @@ static status_t peer_item(const char *elem, size_t index, void *ctx)
 {
     struct config_peer *peers = ctx;
 
-    return parse_address(elem, peers[index].host, &peers[index].port);
+    return config_parse_address(elem, peers[index].host, &peers[index].port);
 }
 
 static status_t count_items(const char *elem, size_t index, void *ctx)

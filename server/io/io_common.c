@@ -62,6 +62,15 @@ status_t io_conn_open(struct io_loop *l, struct io_conn *c, uint8_t *refusal, si
     return STATUS_OK;
 }
 
+status_t io_conn_open_peer(struct io_loop *l, struct io_conn *c, uint32_t link_id)
+{
+    c->loop = l;
+    c->dirty = 0;
+    c->session = NULL;
+    status_trail_reset();
+    return session_new_peer(l->core, wake, c, link_id, &c->session);
+}
+
 void io_conn_close(struct io_conn *c)
 {
     struct session *s = c->session;

@@ -58,6 +58,10 @@ void io_loop_flush_dirty(struct io_loop *l);
  * the reason and returns the status; c has no session then. */
 status_t io_conn_open(struct io_loop *l, struct io_conn *c, uint8_t *refusal, size_t cap,
                       size_t *refusal_len);
+/* Opens c's session for peer link link_id after its connect finished
+ * (session_new_peer). NOT_FOUND when the link gave up meanwhile; c has no
+ * session then and the driver closes the socket. */
+status_t io_conn_open_peer(struct io_loop *l, struct io_conn *c, uint32_t link_id);
 /* Frees c's session (its channels close; Lua may write to and wake other
  * connections) and takes c off the dirty list. Idempotent. */
 void io_conn_close(struct io_conn *c);
