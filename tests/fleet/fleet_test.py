@@ -240,6 +240,18 @@ def peer_connect_reports_each_failure_and_redials(t):
     # Unknown local hash and bad input are refused at once.
     r = c.request(peer_connect=pb.PeerConnect(address="127.0.0.1:1", code_hash=b"\x01" * 32))
     check(r.status == pb.NOT_FOUND, "unknown local hash: %s" % pb.Status.Name(r.status))
+    # The same through enclavectl: the link id at once, exit 1 for NOT_FOUND.
+    ctl = [t.args.enclavectl, "--port", str(m.port), "peer", "connect"]
+    out = subprocess.run(ctl + ["127.0.0.1:%d" % dead, "--code-hash", f.code_hash.hex()],
+                         capture_output=True, text=True, timeout=20)
+    check(out.returncode == 0 and out.stdout.split() == ["link_id", str(lid)],
+          "enclavectl peer connect: %d %r %r" % (out.returncode, out.stdout, out.stderr))
+    out = subprocess.run(ctl + ["127.0.0.1:1", "--code-hash", "01" * 32],
+                         capture_output=True, text=True, timeout=20)
+    check(out.returncode == 1 and "NOT_FOUND" in out.stderr,
+          "enclavectl peer connect, unknown hash: %d %r" % (out.returncode, out.stderr))
+    out = subprocess.run(ctl + ["127.0.0.1:1"], capture_output=True, text=True, timeout=20)
+    check(out.returncode == 2, "enclavectl peer connect without --code-hash: %d" % out.returncode)
     # Destroying the last local process with a hash ends its links.
     c.request(process_destroy=pb.ProcessDestroy(code_hash=ep.sha256(b"x = 1")))
     check(link(nf_id) is None, "link of a destroyed app still listed")
