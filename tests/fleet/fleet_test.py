@@ -364,6 +364,31 @@ def reset_ends_links_and_the_remote_sees_the_close(t):
 
 
 @test
+def a_pair_linked_both_ways_stays_up_and_counts_once(t):
+    f = t.fleet()
+    pb = f.pb
+    c = f.members[2].connect(pb)
+    # Member 1 dials member 3 already (peers =); now 3 dials 1 as well.
+    r = c.request(peer_connect=pb.PeerConnect(address="127.0.0.1:%d" % f.members[0].port,
+                                              code_hash=f.code_hash))
+    check(r.status == pb.OK, "PeerConnect 3 -> 1: %s" % r.message)
+    f.wait_links(4)
+    v = f.member_vault(2)
+    check(v.register(b"gina", b"55", b"g", 9) == fl.OK, "register")
+    lefts = [f.member_vault(k % 3).recover(b"gina", b"00")[1] for k in range(6)]
+    check(lefts == [8, 7, 6, 5, 4, 3], "counting with two channels to one member: %r" % lefts)
+    # No flapping: the four links stay up, none failed since.
+    time.sleep(0.5)
+    links = f.links()
+    check(all(l.state == "up" for l in links.values()) and len(links) == 4,
+          "links: %r" % [(a, l.state, l.last_error) for a, l in links.items()])
+    check(v.delete(b"gina") == fl.OK, "delete")
+    v.close()
+    c.close()
+    t.discard_fleet()
+
+
+@test
 def haproxy_spreads_nk_clients_over_every_member(t):
     f = t.fleet()
     before = [f.stats(m).handshakes_ok for m in f.members]
