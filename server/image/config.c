@@ -34,6 +34,8 @@ static const struct key_spec keys[] = {
      UINT64_C(1) << 40, "memory cap when ProcessCreate gives none, bytes (67108864)"},
     {"max_instructions_per_hook", VALUE_U64, FIELD(max_instructions_per_hook), 1000,
      UINT64_C(1) << 40, "Lua VM instructions per hook call (10000000)"},
+    {"max_hook_ms", VALUE_U32, FIELD(max_hook_ms), 1, 60000,
+     "wall-clock deadline of one hook call (and create, destroy), ms (100)"},
     {"max_outputs_per_hook", VALUE_U32, FIELD(max_outputs_per_hook), 1, 10000000,
      "outputs one hook call may return (1024)"},
     {"max_message", VALUE_U32, FIELD(max_message), 16, 64u << 20,
@@ -68,6 +70,7 @@ void config_defaults(struct config *cfg)
     cfg->default_memory_per_process = 64u << 20;
     cfg->max_instructions_per_hook = 10000000;
     cfg->max_outputs_per_hook = 1024;
+    cfg->max_hook_ms = 100;
     cfg->max_message = (1u << 20) - 4096;
     cfg->handshake_timeout_ms = 10000;
     cfg->max_output_buffer = 16u << 20;

@@ -37,6 +37,7 @@ struct config {
     uint64_t default_memory_per_process;
     uint64_t max_instructions_per_hook;
     uint32_t max_outputs_per_hook;
+    uint32_t max_hook_ms;
     uint32_t max_message;
     uint32_t handshake_timeout_ms;
     uint64_t max_output_buffer;

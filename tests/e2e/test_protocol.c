@@ -337,30 +337,6 @@ START_TEST(test_disconnect_mid_frame_leaves_server_serving)
 }
 END_TEST
 
-/* Writes Pings without reading until the socket stops taking them. */
-static size_t flood_without_reading(int fd, size_t max_bytes)
-{
-    static const uint8_t ping[] = {0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x01, 0x12, 0x00};
-    uint8_t chunk[sizeof(ping) * 1000];
-    size_t sent = 0;
-
-    for (size_t i = 0; i < 1000; i++) {
-        memcpy(chunk + i * sizeof(ping), ping, sizeof(ping));
-    }
-    while (sent < max_bytes) {
-        struct pollfd pfd = {fd, POLLOUT, 0};
-        if (poll(&pfd, 1, 500) != 1) {
-            break;
-        }
-        ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n <= 0) {
-            break;
-        }
-        sent += (size_t)n;
-    }
-    return sent;
-}
-
 START_TEST(test_client_that_never_reads_is_bounded_and_others_are_served)
 {
     struct client *reader = test_server_connect(&ts);
@@ -376,7 +352,7 @@ START_TEST(test_client_that_never_reads_is_bounded_and_others_are_served)
     addr.sin_port = htons(ts.port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    sent = flood_without_reading(fd, 64u << 20);
+    sent = test_server_flood(fd, 64u << 20);
     /* The server stopped reading it: the kernel buffers filled long before 64 MiB. */
     ck_assert_uint_lt(sent, 64u << 20);
     for (int i = 0; i < 100; i++) {
@@ -406,7 +382,7 @@ START_TEST(test_shutdown_with_a_stuck_client_exits_cleanly)
     addr.sin_port = htons(stuck.port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    flood_without_reading(fd, 8u << 20);
+    test_server_flood(fd, 8u << 20);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     test_server_stop(&stuck);
     clock_gettime(CLOCK_MONOTONIC, &t1);
