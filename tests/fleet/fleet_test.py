@@ -240,6 +240,18 @@ def peer_connect_reports_each_failure_and_redials(t):
     # Unknown local hash and bad input are refused at once.
     r = c.request(peer_connect=pb.PeerConnect(address="127.0.0.1:1", code_hash=b"\x01" * 32))
     check(r.status == pb.NOT_FOUND, "unknown local hash: %s" % pb.Status.Name(r.status))
+    # The same through enclavectl: the link id at once, exit 1 for NOT_FOUND.
+    ctl = [t.args.enclavectl, "--port", str(m.port), "peer", "connect"]
+    out = subprocess.run(ctl + ["127.0.0.1:%d" % dead, "--code-hash", f.code_hash.hex()],
+                         capture_output=True, text=True, timeout=20)
+    check(out.returncode == 0 and out.stdout.split() == ["link_id", str(lid)],
+          "enclavectl peer connect: %d %r %r" % (out.returncode, out.stdout, out.stderr))
+    out = subprocess.run(ctl + ["127.0.0.1:1", "--code-hash", "01" * 32],
+                         capture_output=True, text=True, timeout=20)
+    check(out.returncode == 1 and "NOT_FOUND" in out.stderr,
+          "enclavectl peer connect, unknown hash: %d %r" % (out.returncode, out.stderr))
+    out = subprocess.run(ctl + ["127.0.0.1:1"], capture_output=True, text=True, timeout=20)
+    check(out.returncode == 2, "enclavectl peer connect without --code-hash: %d" % out.returncode)
     # Destroying the last local process with a hash ends its links.
     c.request(process_destroy=pb.ProcessDestroy(code_hash=ep.sha256(b"x = 1")))
     check(link(nf_id) is None, "link of a destroyed app still listed")
@@ -347,6 +359,31 @@ def reset_ends_links_and_the_remote_sees_the_close(t):
                    "member 1's link to the reset member goes down")
     check("NOT_FOUND" in l[0].last_error or "peer closed" in l[0].last_error
           or "lost" in l[0].last_error, "reason: %r" % l[0].last_error)
+    c.close()
+    t.discard_fleet()
+
+
+@test
+def a_pair_linked_both_ways_stays_up_and_counts_once(t):
+    f = t.fleet()
+    pb = f.pb
+    c = f.members[2].connect(pb)
+    # Member 1 dials member 3 already (peers =); now 3 dials 1 as well.
+    r = c.request(peer_connect=pb.PeerConnect(address="127.0.0.1:%d" % f.members[0].port,
+                                              code_hash=f.code_hash))
+    check(r.status == pb.OK, "PeerConnect 3 -> 1: %s" % r.message)
+    f.wait_links(4)
+    v = f.member_vault(2)
+    check(v.register(b"gina", b"55", b"g", 9) == fl.OK, "register")
+    lefts = [f.member_vault(k % 3).recover(b"gina", b"00")[1] for k in range(6)]
+    check(lefts == [8, 7, 6, 5, 4, 3], "counting with two channels to one member: %r" % lefts)
+    # No flapping: the four links stay up, none failed since.
+    time.sleep(0.5)
+    links = f.links()
+    check(all(l.state == "up" for l in links.values()) and len(links) == 4,
+          "links: %r" % [(a, l.state, l.last_error) for a, l in links.items()])
+    check(v.delete(b"gina") == fl.OK, "delete")
+    v.close()
     c.close()
     t.discard_fleet()
 

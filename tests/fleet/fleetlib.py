@@ -8,19 +8,15 @@ with the server. Run with /usr/bin/python3.
   free_ports(n)                 n loopback ports nobody listens on now
   Member                        one enclaved from its fleet image, restartable
   HAProxy                       haproxy -f CFG in the foreground, stopped cleanly
-  Relay                         a KK channel between two members, relayed by a
-                                fleet-key-less host (bytes only)
   Vault                         a pinvault client on one NK channel
 """
 
 import os
-import select
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -192,85 +188,6 @@ class HAProxy:
         self.proc = None
         self.log.close()
         return err
-
-
-def _frames(buf):
-    """Splits complete length-prefixed frames off the front of buf."""
-    out = []
-    while len(buf) >= 4:
-        n = struct.unpack(">I", buf[:4])[0]
-        if len(buf) < 4 + n:
-            break
-        out.append(bytes(buf[4:4 + n]))
-        del buf[:4 + n]
-    return out
-
-
-class Relay:
-    """A KK channel between two members made by a host that holds no key:
-    SERVER_KK_INITIATOR on a, SERVER_KK_RESPONDER on b, and every ChannelData
-    copied across by a thread. Closing either side (or stop()) ends both."""
-
-    def __init__(self, pb, a, b, code_hash):
-        self.pb = pb
-        self.ca = a.connect(pb)
-        self.cb = b.connect(pb)
-        self.ida = self.ca.open_channel(pb.SERVER_KK_INITIATOR, code_hash=code_hash)
-        self.idb = self.cb.open_channel(pb.SERVER_KK_RESPONDER, code_hash=code_hash)
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _forward(self, frame_bytes, dst, dst_id, src_id):
-        f = self.pb.ServerFrame()
-        f.ParseFromString(frame_bytes)
-        kind = f.WhichOneof("kind")
-        if kind == "channel_data" and f.channel_data.channel_id == src_id:
-            dst.send_data(dst_id, f.channel_data.data)
-            return True
-        if kind == "channel_closed" and f.channel_closed.channel_id == src_id:
-            return False
-        return True
-
-    def _run(self):
-        bufs = {self.ca: bytearray(self.ca.buf), self.cb: bytearray(self.cb.buf)}
-        # Frames already queued by open_channel (the initiator's message 1).
-        pending = [(self.ca, d) for k, d in self.ca.channels[self.ida] if k == "data"]
-        self.ca.channels[self.ida].clear()
-        for _, d in pending:
-            self.cb.send_data(self.idb, d)
-        route = {self.ca: (self.cb, self.idb, self.ida), self.cb: (self.ca, self.ida, self.idb)}
-        alive = True
-        for conn in (self.ca, self.cb):
-            dst, dst_id, src_id = route[conn]
-            for fb in _frames(bufs[conn]):
-                alive = self._forward(fb, dst, dst_id, src_id) and alive
-        while alive and not self.stopping:
-            r, _, _ = select.select([self.ca.sock, self.cb.sock], [], [], 0.1)
-            for conn in (self.ca, self.cb):
-                if conn.sock not in r:
-                    continue
-                try:
-                    chunk = conn.sock.recv(1 << 20)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    alive = False
-                    break
-                bufs[conn] += chunk
-                dst, dst_id, src_id = route[conn]
-                for fb in _frames(bufs[conn]):
-                    if not self._forward(fb, dst, dst_id, src_id):
-                        alive = False
-        for conn in (self.ca, self.cb):
-            try:
-                conn.close()
-            except OSError:
-                pass
-
-    def stop(self):
-        self.stopping = True
-        self.thread.join(timeout=5)
 
 
 class Vault:

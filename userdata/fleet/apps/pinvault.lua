@@ -166,7 +166,7 @@ local begin, drive, accept_request
 local function ready_peers()
   local list = {}
   for cid, p in pairs(peers) do
-    if p.mid ~= nil and p.ready then list[#list + 1] = cid end
+    if p.mid ~= nil and p.ready and by_mid[p.mid] == cid then list[#list + 1] = cid end
   end
   table.sort(list)
   return list
@@ -367,7 +367,11 @@ local function peer_gone(cid)
   local p = peers[cid]
   peers[cid] = nil
   if p ~= nil and p.mid ~= nil and by_mid[p.mid] == cid then
+    -- Another channel to the same member, if any, takes over.
     by_mid[p.mid] = nil
+    for other, q in pairs(peers) do
+      if q.mid == p.mid then by_mid[p.mid] = other end
+    end
   end
   -- Requests the leader was running for us: it may have applied them.
   local lost = {}
@@ -444,13 +448,10 @@ local function on_peer_message(cid, msg)
   local t = string.byte(msg, 1)
   local p = peers[cid]
   if t == HELLO then
+    -- A member reached over two channels (a pair listed on both sides, or
+    -- a stale channel TCP has not closed yet) is one voter: rounds use the
+    -- newest channel only. Closing the other would make two links flap.
     local mid, rdy = string.unpack(">I6B", msg, 2)
-    local old = by_mid[mid]
-    if old ~= nil and old ~= cid then
-      -- A newer channel to the same member: the old one is stale.
-      emit(old, STATUS_UNAVAILABLE)
-      peer_gone(old)
-    end
     by_mid[mid] = cid
     p.mid, p.ready = mid, rdy == 1
   elseif t == PREPARE then
@@ -528,7 +529,9 @@ end
 local function leader()
   local best, best_cid = me, nil
   for cid, p in pairs(peers) do
-    if p.mid ~= nil and p.ready and p.mid < best then best, best_cid = p.mid, cid end
+    if p.mid ~= nil and p.ready and by_mid[p.mid] == cid and p.mid < best then
+      best, best_cid = p.mid, cid
+    end
   end
   return best_cid
 end
