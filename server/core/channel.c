@@ -242,7 +242,7 @@ static void fail_crypto(struct core *core, struct channel *ch, status_t status, 
     if (ch->crypto->hs != NULL) {
         core->stats.handshakes_failed++;
     }
-    LOG_I("channel %u: %s: %s", ch->id, reason, why);
+    LOG_W("channel %u: %s: %s", ch->id, reason, why);
     close_channel(core, ch, status, reason, 0, 1);
 }
 
@@ -363,16 +363,39 @@ static int payload_accepts(struct channel *ch, const uint8_t *payload, size_t le
     return accepted;
 }
 
+/* Why reading a handshake message failed, for the log (the wire gets only
+ * "handshake failed"). A payload that does not decrypt means the two sides
+ * derived different keys: for NK message 1, the client encrypted to another
+ * server static key than ours (a wrong pinned key); for KK, the peer holds
+ * another fleet key. Either way the bytes may also have been altered. */
+static const char *handshake_failure(const struct channel *ch)
+{
+    const char *why = status_trail_message();
+
+    /* The innermost why of an AEAD failure is the cipher's "bad tag". */
+    if (strcmp(why, "bad tag") != 0 && strcmp(why, "handshake payload failed to decrypt") != 0) {
+        return why;
+    }
+    return ch->type == ENCLAVED__CHANNEL_TYPE__CLIENT_NK
+               ? "NK message 1 does not decrypt: the client pinned another server key "
+                 "(or the message was altered)"
+               : "KK message does not decrypt: the peer holds another fleet key "
+                 "(or the message was altered)";
+}
+
 static void handle_handshake_input(struct core *core, struct channel *ch, const uint8_t *data,
                                    size_t len)
 {
     uint8_t payload[CHANNEL_HANDSHAKE_MAX];
     size_t payload_len = 0;
 
-    if (len > CHANNEL_HANDSHAKE_MAX ||
-        noise_handshake_read_message(ch->crypto->hs, data, len, payload, sizeof(payload),
+    if (len > CHANNEL_HANDSHAKE_MAX) {
+        fail_crypto(core, ch, STATUS_PERMISSION_DENIED, "handshake message too long");
+        return;
+    }
+    if (noise_handshake_read_message(ch->crypto->hs, data, len, payload, sizeof(payload),
                                      &payload_len) != STATUS_OK) {
-        fail_crypto(core, ch, STATUS_PERMISSION_DENIED, "malformed handshake message");
+        fail_crypto(core, ch, STATUS_PERMISSION_DENIED, handshake_failure(ch));
         return;
     }
     if (!payload_accepts(ch, payload, payload_len)) {

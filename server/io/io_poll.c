@@ -157,12 +157,34 @@ static int grow(struct poll_server *srv)
     return 0;
 }
 
+
+/* "ADDR:PORT" of an accepted client, for the logs. */
+static void format_peer(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(buf, cap, "%s:%u", host, port);
+}
+
 static void accept_all(struct poll_server *srv)
 {
     for (;;) {
         int one = 1;
         struct pconn *c;
-        int fd = accept(srv->fds[0].fd, NULL, NULL);
+        struct sockaddr_storage ss;
+        socklen_t ss_len = sizeof(ss);
+        char peer[SESSION_PEER_CAP];
+        int fd = accept(srv->fds[0].fd, (struct sockaddr *)&ss, &ss_len);
 
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -194,19 +216,21 @@ static void accept_all(struct poll_server *srv)
             continue;
         }
         c->fd = fd;
+        format_peer(&ss, peer, sizeof(peer));
         status_trail_reset();
         status_t refused = session_new(srv->core, c, &c->session);
         if (refused != STATUS_OK) {
             uint8_t frame[128];
             size_t n = session_encode_refusal(refused, frame, sizeof(frame));
 
-            LOG_D("refusing a connection: %s", status_trail_message());
+            LOG_W("refusing a connection from %s: %s", peer, status_trail_message());
             /* Best effort: a fresh socket's send buffer takes one small frame. */
             (void)!write(fd, frame, n);
             close(fd);
             free(c);
             continue;
         }
+        session_set_peer(c->session, peer);
         srv->conns[srv->count] = c;
         srv->fds[srv->count].fd = fd;
         srv->fds[srv->count].events = 0;

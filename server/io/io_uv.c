@@ -267,8 +267,29 @@ static void wake(void *ctx, struct session *s)
     srv->dirty = c;
 }
 
+/* "ADDR:PORT" of the connection's client, for the logs. */
+static void format_peer(uv_tcp_t *tcp, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char host[64] = "?";
+    unsigned port = 0;
+
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((const struct sockaddr_in *)&ss, host, sizeof(host));
+            port = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((const struct sockaddr_in6 *)&ss, host, sizeof(host));
+            port = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    snprintf(buf, cap, "%s:%u", host, port);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
+    char peer[SESSION_PEER_CAP];
     struct uv_server *srv = listener->data;
     struct conn *c;
 
@@ -290,6 +311,7 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    format_peer(&c->tcp, peer, sizeof(peer));
     status_trail_reset();
     status_t refused = session_new(srv->core, c, &c->session);
     if (refused != STATUS_OK) {
@@ -297,13 +319,14 @@ static void on_connection(uv_stream_t *listener, int status)
         uv_buf_t b = uv_buf_init((char *)frame,
                                  (unsigned)session_encode_refusal(refused, frame, sizeof(frame)));
 
-        LOG_D("refusing a connection: %s", status_trail_message());
+        LOG_W("refusing a connection from %s: %s", peer, status_trail_message());
         /* Best effort: a fresh socket's send buffer takes one small frame. */
         (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return;
     }
+    session_set_peer(c->session, peer);
     update_reading(c);
 }
 

@@ -139,6 +139,11 @@ static void handle_get_stats(struct session *s, uint64_t id)
 
 static void handle_request(struct session *s, const Enclaved__Request *req)
 {
+    const ProtobufCFieldDescriptor *kind = protobuf_c_message_descriptor_get_field(
+        &enclaved__request__descriptor, (unsigned)req->body_case);
+
+    LOG_D("connection %llu: request %llu %s", (unsigned long long)s->id,
+          (unsigned long long)req->id, kind != NULL ? kind->name : "(none)");
     switch (req->body_case) {
     case ENCLAVED__REQUEST__BODY_PING:
         session_send_status(s, req->id, STATUS_OK, "");
@@ -185,8 +190,8 @@ void dispatch_frame(struct session *s, const uint8_t *body, size_t len)
     status_trail_reset();
     frame = enclaved__client_frame__unpack(&arena_allocator, len, body);
     if (frame == NULL) {
-        LOG_D("connection %llu: malformed ClientFrame (%zu bytes)", (unsigned long long)s->id,
-              len);
+        LOG_W("connection %llu from %s: malformed ClientFrame (%zu bytes)",
+              (unsigned long long)s->id, s->peer, len);
         session_send_status(s, 0, STATUS_INVALID_ARGUMENT, "malformed ClientFrame");
         arena_reset();
         return;

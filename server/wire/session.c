@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "wire/session.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,9 +96,15 @@ status_t session_new(struct core *core, void *io_handle, struct session **out)
     core->sessions = s;
     core->stats.connections_open++;
     core->stats.connections_total++;
-    LOG_D("connection %llu opened", (unsigned long long)s->id);
+    snprintf(s->peer, sizeof(s->peer), "?");
     *out = s;
     return STATUS_OK;
+}
+
+void session_set_peer(struct session *s, const char *peer)
+{
+    snprintf(s->peer, sizeof(s->peer), "%s", peer);
+    LOG_I("connection %llu opened from %s", (unsigned long long)s->id, s->peer);
 }
 
 size_t session_encode_refusal(status_t s, uint8_t *buf, size_t cap)
@@ -137,7 +144,7 @@ void session_free(struct session *s)
         s->next->prev = s->prev;
     }
     core->stats.connections_open--;
-    LOG_D("connection %llu closed", (unsigned long long)s->id);
+    LOG_I("connection %llu from %s closed", (unsigned long long)s->id, s->peer);
     buffer_free(&s->in);
     buffer_free(&s->out);
     free(s);
@@ -152,11 +159,12 @@ static int output_over_soft_bound(const struct session *s)
 static void fail_framing(struct session *s, enum frame_result r, uint32_t n)
 {
     if (r == FRAME_EMPTY) {
-        LOG_I("connection %llu: frame length 0, closing", (unsigned long long)s->id);
+        LOG_W("connection %llu from %s: frame length 0, closing", (unsigned long long)s->id,
+              s->peer);
         session_send_status(s, 0, STATUS_INVALID_ARGUMENT, "frame length 0");
     } else {
-        LOG_I("connection %llu: frame length %u over max_frame %u, closing",
-              (unsigned long long)s->id, n, s->core->config.max_frame);
+        LOG_W("connection %llu from %s: frame length %u over max_frame %u, closing",
+              (unsigned long long)s->id, s->peer, n, s->core->config.max_frame);
         session_send_status(s, 0, STATUS_RESOURCE_EXHAUSTED, "frame length over max_frame");
     }
     s->closing = 1;

@@ -33,6 +33,8 @@ struct byte_buffer {
     size_t cap;
 };
 
+enum { SESSION_PEER_CAP = 48 };
+
 struct session {
     struct core *core;                /* read-only */
     void *io_handle;                  /* the driver's connection; read-only here */
@@ -41,6 +43,7 @@ struct session {
     struct byte_buffer in;            /* private: partial frames and paused input */
     struct byte_buffer out;           /* private: encoded frames not yet written */
     uint64_t id;                      /* read-only: for logs */
+    char peer[SESSION_PEER_CAP];      /* read-only: "ADDR:PORT" of the client, for logs */
     int closing;                      /* close once output is flushed */
     int dead;                         /* close now, drop output */
 };
@@ -48,6 +51,9 @@ struct session {
 /* Creates a session for a new connection. RESOURCE_EXHAUSTED when
  * max_connections are open or memory is short; *out untouched then. */
 status_t session_new(struct core *core, void *io_handle, struct session **out);
+/* Records the client's address ("ADDR:PORT", truncated to fit) and logs the
+ * open at info with the connection id; the close is logged with both too. */
+void session_set_peer(struct session *s, const char *peer);
 /* Encodes the one frame a refused connection gets before it is closed: a
  * Response with id 0, status s and the status trail's message. Returns its
  * length, or 0 when it does not fit in cap. */
