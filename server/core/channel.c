@@ -212,9 +212,10 @@ static void close_channel(struct core *core, struct channel *ch, status_t status
     }
 }
 
-/* A hook failed on input to channel id: close it with the mapped status and
- * the bounded Lua message. The channel may already be gone (Lua closed it). */
-static void fail_hook(struct core *core, uint32_t id, status_t status)
+/* A hook of process p failed on input to channel id: close it with the
+ * mapped status and the bounded Lua message, counting the failure for p.
+ * The channel may already be gone (Lua closed it); p is not. */
+static void fail_hook(struct core *core, struct proc *p, uint32_t id, status_t status)
 {
     char reason[STATUS_DETAIL_CAP];
     struct channel *ch;
@@ -222,8 +223,10 @@ static void fail_hook(struct core *core, uint32_t id, status_t status)
     snprintf(reason, sizeof(reason), "%s", status_trail_message());
     if (status == STATUS_RESOURCE_EXHAUSTED || status == STATUS_DEADLINE_EXCEEDED) {
         core->stats.limit_hits++;
+        p->limit_hits++;
     } else {
         core->stats.lua_errors++;
+        p->errors++;
     }
     ch = find(core, id);
     if (ch == NULL) {
@@ -257,11 +260,13 @@ static void open_for_lua(struct core *core, struct channel *ch)
                                       : PROCESS_CHAN_SERVER_KK;
     status_t st;
 
+    struct proc *p = ch->proc;
+
     ch->open = 1;
     status_trail_reset();
-    st = process_handle_create(ch->proc->lua, id, type);
+    st = process_handle_create(p->lua, id, type);
     if (st != STATUS_OK) {
-        fail_hook(core, id, st);
+        fail_hook(core, p, id, st);
     }
 }
 
@@ -450,6 +455,7 @@ void channel_handle_open(struct session *s, uint64_t id, const Enclaved__Channel
     }
     if (p->channel_count >= core->config.max_channels_per_process) {
         core->stats.limit_hits++;
+        p->limit_hits++;
         session_send_status(s, id, STATUS_RESOURCE_EXHAUSTED,
                             "too many channels (max_channels_per_process)");
         return;
@@ -508,12 +514,15 @@ void channel_handle_open(struct session *s, uint64_t id, const Enclaved__Channel
 static void deliver_message(struct core *core, struct channel *ch, const uint8_t *data,
                             size_t len)
 {
+    struct proc *p = ch->proc;
+    uint32_t id = ch->id;
     status_t st;
 
+    p->messages++;
     status_trail_reset();
-    st = process_handle_message(ch->proc->lua, ch->id, data, len);
+    st = process_handle_message(p->lua, id, data, len);
     if (st != STATUS_OK) {
-        fail_hook(core, ch->id, st);
+        fail_hook(core, p, id, st);
     }
 }
 
@@ -534,6 +543,7 @@ void channel_handle_data(struct session *s, uint32_t channel_id, const uint8_t *
     if (cr == NULL) {
         if (len > core->config.max_message) {
             core->stats.limit_hits++;
+            ch->proc->limit_hits++;
             close_channel(core, ch, STATUS_RESOURCE_EXHAUSTED, "message over max_message", 0, 1);
             return;
         }
@@ -546,6 +556,7 @@ void channel_handle_data(struct session *s, uint32_t channel_id, const uint8_t *
     }
     if (len > noise_transport_sealed_len(core->config.max_message)) {
         core->stats.limit_hits++;
+        ch->proc->limit_hits++;
         close_channel(core, ch, STATUS_RESOURCE_EXHAUSTED, "message over max_message", 0, 1);
         return;
     }

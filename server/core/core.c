@@ -6,6 +6,7 @@
 
 #include "core/channel.h"
 #include "core/procs.h"
+#include "platform/platform.h"
 #include "wire/session.h"
 
 status_t core_new(const struct config *cfg, struct keystore *ks, const struct core_io *io,
@@ -20,6 +21,8 @@ status_t core_new(const struct config *cfg, struct keystore *ks, const struct co
     core->config = *cfg;
     core->keystore = ks;
     core->io = *io;
+    core->started_micros = platform_time_micros();
+    core->started_ms = platform_monotonic_ms();
     if (channel_table_new(&core->channels) != STATUS_OK ||
         procs_table_new(core, &core->processes) != STATUS_OK) {
         core_free(core);

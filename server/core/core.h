@@ -58,6 +58,8 @@ struct core {
     struct process_table *processes;
     struct channel_table *channels;
     int shutting_down;
+    uint64_t started_micros;       /* read-only: wall clock at core_new */
+    uint64_t started_ms;           /* read-only: monotonic clock at core_new */
 };
 
 /* Builds the core. Takes ownership of ks (freed on failure too).

@@ -218,11 +218,10 @@ void procs_handle_destroy(struct session *s, uint64_t id, const Enclaved__Proces
     destroy_proc(s->core, p);
 }
 
-void procs_handle_list(struct session *s, uint64_t id)
+status_t procs_fill_infos(struct core *core, Enclaved__ProcessInfo **infos_out,
+                          Enclaved__ProcessInfo ***ptrs_out, size_t *count_out)
 {
-    struct process_table *t = s->core->processes;
-    Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
-    Enclaved__ProcessListResult list = ENCLAVED__PROCESS_LIST_RESULT__INIT;
+    struct process_table *t = core->processes;
     size_t count = t->by_id.count;
     Enclaved__ProcessInfo *infos = calloc(count ? count : 1, sizeof(*infos));
     Enclaved__ProcessInfo **ptrs = calloc(count ? count : 1, sizeof(*ptrs));
@@ -231,8 +230,7 @@ void procs_handle_list(struct session *s, uint64_t id)
     if (infos == NULL || ptrs == NULL) {
         free(infos);
         free(ptrs);
-        session_send_status(s, id, STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return;
+        FAIL(STATUS_RESOURCE_EXHAUSTED, "out of memory");
     }
     /* Creation order is id order until ids wrap. */
     for (struct proc *p = t->oldest; p != NULL; p = p->next) {
@@ -245,7 +243,28 @@ void procs_handle_list(struct session *s, uint64_t id)
         info->channels = p->channel_count;
         info->memory_used = process_memory_used(p->lua);
         info->created_at_micros = process_created_at(p->lua);
+        info->messages = p->messages;
+        info->errors = p->errors;
+        info->limit_hits = p->limit_hits;
         ptrs[n++] = info;
+    }
+    *infos_out = infos;
+    *ptrs_out = ptrs;
+    *count_out = n;
+    return STATUS_OK;
+}
+
+void procs_handle_list(struct session *s, uint64_t id)
+{
+    Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
+    Enclaved__ProcessListResult list = ENCLAVED__PROCESS_LIST_RESULT__INIT;
+    Enclaved__ProcessInfo *infos = NULL;
+    Enclaved__ProcessInfo **ptrs = NULL;
+    size_t n = 0;
+
+    if (procs_fill_infos(s->core, &infos, &ptrs, &n) != STATUS_OK) {
+        session_send_status(s, id, STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
     }
     list.n_processes = n;
     list.processes = ptrs;

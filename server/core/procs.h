@@ -24,6 +24,9 @@ struct proc {
     struct channel *channels;     /* private to channel.c */
     uint32_t channel_count;       /* private to channel.c */
     struct proc *next, *prev;     /* private: creation order, oldest first */
+    uint64_t messages;            /* read-only: messages delivered to its hooks */
+    uint64_t errors;              /* read-only: hook calls that raised */
+    uint64_t limit_hits;          /* read-only: limits hit on its channels */
 };
 
 status_t procs_table_new(struct core *core, struct process_table **out);
@@ -44,6 +47,11 @@ size_t procs_count(const struct core *core);
 void procs_handle_create(struct session *s, uint64_t id, const Enclaved__ProcessCreate *req);
 void procs_handle_destroy(struct session *s, uint64_t id, const Enclaved__ProcessDestroy *req);
 void procs_handle_list(struct session *s, uint64_t id);
+/* Fills *infos / *ptrs (malloc'd arrays, caller frees both) with one
+ * ProcessInfo per process, oldest first; *count gets their number.
+ * RESOURCE_EXHAUSTED when memory is short (*infos, *ptrs untouched). */
+status_t procs_fill_infos(struct core *core, Enclaved__ProcessInfo **infos,
+                          Enclaved__ProcessInfo ***ptrs, size_t *count);
 void procs_handle_reset(struct session *s, uint64_t id);
 
 #endif

@@ -131,10 +131,23 @@ static void handle_get_stats(struct session *s, uint64_t id)
     stats.lua_errors = st->lua_errors;
     stats.limit_hits = st->limit_hits;
     stats.memory_rss = platform_rss_bytes();
+    stats.start_time_micros = s->core->started_micros;
+    stats.uptime_ms = platform_monotonic_ms() - s->core->started_ms;
+    Enclaved__ProcessInfo *infos = NULL;
+    Enclaved__ProcessInfo **ptrs = NULL;
+    size_t count = 0;
+    if (procs_fill_infos(s->core, &infos, &ptrs, &count) != STATUS_OK) {
+        session_send_status(s, id, STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    stats.n_processes_info = count;
+    stats.processes_info = ptrs;
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_STATS;
     r.stats = &stats;
     session_send_response(s, &r);
+    free(infos);
+    free(ptrs);
 }
 
 static void handle_request(struct session *s, const Enclaved__Request *req)
