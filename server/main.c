@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * enclaved: parses the command line, loads settings and keys, and hands the
- * server to one of the two I/O drivers. Command-line settings override the
+ * enclaved, the composition (DESIGN §2.1): parses the command line, loads
+ * settings and keys, builds the core, boots the image's apps, and hands the
+ * core to one of the two I/O drivers. Command-line settings override the
  * userdata image's etc/enclaved.conf.
  */
 #include <signal.h>
@@ -12,15 +13,15 @@
 #include <mbedtls/platform_util.h>
 
 #include "base/cli.h"
-#include "image/config.h"
-#include "io/io.h"
+#include "base/log.h"
+#include "core/core.h"
 #include "crypto/keypool.h"
 #include "crypto/keystore.h"
-#include "base/log.h"
-#include "platform/platform.h"
-#include "core/procs.h"
 #include "crypto/rng.h"
+#include "image/config.h"
 #include "image/userdata.h"
+#include "io/io.h"
+#include "platform/platform.h"
 
 enum {
     MAX_OVERRIDES = 64,
@@ -193,20 +194,22 @@ static int make_ephemeral_keystore(struct keystore **out)
 }
 
 /* Starts the image's apps in name order; the first failure stops startup. */
-static status_t boot_apps(struct core *core, void *ctx)
+static status_t boot_apps(struct core *core, const struct userdata *ud)
 {
-    const struct userdata *ud = ctx;
-
     for (size_t i = 0; i < ud->app_count; i++) {
         struct proc *p = NULL;
         const struct userdata_app *app = &ud->apps[i];
         status_t s;
 
         status_trail_reset();
-        s = procs_create(core, app->name, app->source, app->len, 0, &p);
+        s = procs_create(core->processes, app->name, app->source, app->len, 0, &p);
         if (s != STATUS_OK) {
+            struct status_report r;
+
+            status_trail_take(&r);
             fprintf(stderr, "enclaved: apps/%s.lua: %s: %s\n", app->name, status_name(s),
-                    status_trail_message());
+                    r.message);
+            LOG_D("apps/%s.lua: %s", app->name, r.trail);
             return s;
         }
     }
@@ -240,6 +243,8 @@ int main(int argc, char **argv)
     struct config cfg;
     struct userdata ud;
     struct keystore *ks = NULL;
+    struct core *core = NULL;
+    struct status_report report;
     int rc;
 
     memset(&opt, 0, sizeof(opt));
@@ -263,8 +268,10 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     log_set_timestamps(cfg.log_timestamps != 0);
     rc = 1;
+    status_trail_reset();
     if (rng_init() != STATUS_OK) {
-        LOG_E("no entropy: %s", status_trail_message());
+        status_trail_take(&report);
+        LOG_E("no entropy: %s", report.trail);
         goto out;
     }
     /* Opens the RSS source now, so GetStats opens no file after startup. */
@@ -288,19 +295,29 @@ int main(int argc, char **argv)
     mbedtls_platform_zeroize(ud.static_private, sizeof(ud.static_private));
     mbedtls_platform_zeroize(ud.sealing_secret, sizeof(ud.sealing_secret));
     if (keypool_start(KEYPOOL_DEFAULT_CAPACITY) != STATUS_OK) {
-        LOG_W("no ephemeral key pool: %s; handshakes generate keys inline",
-              status_trail_message());
+        status_trail_take(&report);
+        LOG_W("no ephemeral key pool: %s; handshakes generate keys inline", report.trail);
+    }
+    status_trail_reset();
+    if (core_new(&cfg, ks, &core) != STATUS_OK) {
+        status_trail_take(&report);
+        LOG_E("cannot create the server core: %s", report.trail);
+        goto out;
+    }
+    if (boot_apps(core, &ud) != STATUS_OK) {
+        goto out;
     }
 #ifdef ENCLAVED_NO_UV
-    rc = io_poll_run(&cfg, ks, boot_apps, &ud);
+    rc = io_poll_run(core);
 #else
     if (opt.io != NULL && strcmp(opt.io, "poll") == 0) {
-        rc = io_poll_run(&cfg, ks, boot_apps, &ud);
+        rc = io_poll_run(core);
     } else {
-        rc = io_uv_run(&cfg, ks, boot_apps, &ud);
+        rc = io_uv_run(core);
     }
 #endif
 out:
+    core_free(core);
     keypool_stop();
     userdata_clear(&ud);
     rng_clear();

@@ -8,6 +8,7 @@ void idmap_init(struct idmap *m)
     m->slots = NULL;
     m->cap = 0;
     m->count = 0;
+    m->next_key = 1;
 }
 
 void idmap_clear(struct idmap *m)
@@ -101,4 +102,12 @@ void idmap_remove(struct idmap *m, uint32_t key)
     m->slots[i].key = 0;
     m->slots[i].value = NULL;
     m->count--;
+}
+
+uint32_t idmap_next_key(struct idmap *m)
+{
+    while (m->next_key == 0 || idmap_get(m, m->next_key) != NULL) {
+        m->next_key++;
+    }
+    return m->next_key++;
 }

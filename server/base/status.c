@@ -5,13 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
+
 struct trail_slot {
     const char *why;
     const char *file;
     int line;
 };
 
-static struct {
+/* One per thread: the loop's, and the key-pool worker's own (status.h). */
+static __thread struct {
     struct trail_slot slots[STATUS_TRAIL_SLOTS];
     size_t count;
     char detail[STATUS_DETAIL_CAP];
@@ -69,17 +72,9 @@ status_t status_trail_push(status_t s, const char *why, const char *file, int li
 
 void status_trail_set_detail(const char *text, size_t len)
 {
-    if (len >= sizeof(trail.detail)) {
-        len = sizeof(trail.detail) - 1;
-    }
     /* Detail goes on the wire as a protobuf string, which must be UTF-8, and
      * into logs: keep printable ASCII only. */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        trail.detail[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    trail.detail[len] = '\0';
-    trail.detail_len = len;
+    trail.detail_len = text_sanitize(trail.detail, sizeof(trail.detail), text, len);
 }
 
 const char *status_trail_message(void)
@@ -103,8 +98,10 @@ void status_trail_format(char *buf, size_t cap)
     buf[0] = '\0';
     for (size_t i = trail.count; i > 0; i--) {
         const struct trail_slot *slot = &trail.slots[i - 1];
+        /* __FILE__ is relative to the build directory: keep server/... */
+        const char *file = strstr(slot->file, "server/");
         int n = snprintf(buf + used, cap - used, "%s%s (%s:%d)", used ? ": " : "",
-                         slot->why, slot->file, slot->line);
+                         slot->why, file != NULL ? file : slot->file, slot->line);
         if (n < 0 || (size_t)n >= cap - used) {
             return;
         }
@@ -113,6 +110,13 @@ void status_trail_format(char *buf, size_t cap)
     if (trail.detail_len > 0) {
         snprintf(buf + used, cap - used, "%s%s", used ? ": " : "", trail.detail);
     }
+}
+
+void status_trail_take(struct status_report *r)
+{
+    snprintf(r->message, sizeof(r->message), "%s", status_trail_message());
+    status_trail_format(r->trail, sizeof(r->trail));
+    status_trail_reset();
 }
 
 void status_assert_failed(const char *expr, const char *file, int line)

@@ -8,7 +8,11 @@
  * checks this list against protobuf-c's descriptor.
  *
  * Failing sites record a string literal and file:line in a small fixed trail
- * without allocating. The loop is single-threaded, so there is one trail.
+ * without allocating. Each thread has its own trail, so the key-pool worker
+ * (crypto/keypool.c) never writes into the loop's. The trail is reset only
+ * where a unit of work starts (driver callbacks, boot); the code that
+ * handles a failure (logs it, answers it, closes a channel with it) takes
+ * it with status_trail_take, which leaves the trail empty for the next one.
  * Ownership: the trail holds only pointers to string literals, plus one
  * bounded copy of dynamic detail text (a Lua error message).
  */
@@ -42,7 +46,20 @@ typedef enum {
 #undef STATUS_ENUM
 } status_t;
 
-enum { STATUS_COUNT = 17, STATUS_TRAIL_SLOTS = 6, STATUS_DETAIL_CAP = 256 };
+/* The codes are numbered 0 .. STATUS_COUNT - 1 without gaps (gRPC's). */
+enum {
+#define STATUS_ONE(name, num, msg) +1
+    STATUS_COUNT = 0 STATUS_LIST(STATUS_ONE),
+#undef STATUS_ONE
+};
+
+enum { STATUS_TRAIL_SLOTS = 6, STATUS_DETAIL_CAP = 256, STATUS_TRAIL_TEXT_CAP = 768 };
+
+/* A failure taken off the trail: what the wire gets, and what logs get. */
+struct status_report {
+    char message[STATUS_DETAIL_CAP];      /* the innermost message */
+    char trail[STATUS_TRAIL_TEXT_CAP];    /* the whole trail, outermost first */
+};
 
 /* "INVALID_ARGUMENT"; "UNKNOWN_STATUS" for a number outside the list. */
 const char *status_name(status_t s);
@@ -51,8 +68,12 @@ const char *status_message(status_t s);
 /* True when s is one of the listed codes. */
 int status_is_valid(int s);
 
-/* Clears the trail; called before each top-level operation. */
+/* Clears the trail; called where a unit of work starts (a driver callback,
+ * boot), never below. */
 void status_trail_reset(void);
+/* Copies the trail into *r (message and whole trail) and clears it: the
+ * caller now handles this failure. */
+void status_trail_take(struct status_report *r);
 /* Records why at file:line. why must be a string literal. Returns s. */
 status_t status_trail_push(status_t s, const char *why, const char *file, int line);
 /* Copies dynamic detail text (bounded, truncated) that replaces the innermost

@@ -1,57 +1,73 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * The process table: Lua processes by id and by code hash, and the requests
- * that manage them (ProcessCreate, ProcessDestroy, ProcessList, Reset;
- * DESIGN §4). process.c runs Lua; this file decides which processes exist.
+ * The process table: Lua processes by id and by code hash, in creation
+ * order (DESIGN §4). process.c runs Lua; this file decides which processes
+ * exist. Requests are answered by wire/dispatch.c, which resolves a target
+ * here, answers, and then acts (procs_destroy, procs_reset).
  *
- * Ownership: the table owns every struct proc and its struct process.
- * Channels link to their proc (channel.c keeps the per-proc list).
- * Loop thread only.
+ * Ownership: the table owns every struct proc and its struct process. It
+ * borrows the config and the channel table, which must outlive it; each
+ * proc's channel group belongs to channel.c. Loop thread only.
  */
 #ifndef ENCLAVED_PROCS_H
 #define ENCLAVED_PROCS_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
-#include "core/core.h"
-#include "enclaved.pb-c.h"
+#include "core/channel.h"
+#include "image/config.h"
 #include "lua/process.h"
 
-struct channel;
+struct process_table;
 
 struct proc {
-    struct process *lua;          /* owned */
-    struct channel *channels;     /* private to channel.c */
-    uint32_t channel_count;       /* private to channel.c */
-    struct proc *next, *prev;     /* private: creation order, oldest first */
-    uint64_t messages;            /* read-only: messages delivered to its hooks */
-    uint64_t errors;              /* read-only: hook calls that raised */
-    uint64_t limit_hits;          /* read-only: limits hit on its channels */
+    struct process *lua;            /* read-only; owned */
+    struct channel_group channels;  /* private to channel.c */
+    TAILQ_ENTRY(proc) link;         /* private: creation order, oldest first */
 };
 
-status_t procs_table_new(struct core *core, struct process_table **out);
+/* A request's target: a process id or a code hash (DESIGN §4). */
+enum proc_target_kind { PROC_TARGET_NONE, PROC_TARGET_ID, PROC_TARGET_CODE_HASH };
+
+struct proc_target {
+    enum proc_target_kind kind;
+    uint32_t process_id;
+    const uint8_t *code_hash;       /* borrowed */
+    size_t code_hash_len;
+};
+
+/* Lifecycle. sealing_secret (KEYSTORE_SEALING_SECRET_LEN bytes, borrowed;
+ * NULL disables sealing) is given to every process. */
+status_t procs_table_new(const struct config *cfg, struct channel_table *channels,
+                         const uint8_t *sealing_secret, struct process_table **out);
 /* Frees every process; their channels must already be gone. */
 void procs_table_free(struct process_table *t);
+
+/* Operations. */
 
 /* Creates a process (boot apps and ProcessCreate). memory_limit 0 means the
  * default. INVALID_ARGUMENT (bad source, name or limit), RESOURCE_EXHAUSTED
  * (too many processes, memory); the message is in the status trail. */
-status_t procs_create(struct core *core, const char *name, const uint8_t *source, size_t len,
-                      uint64_t memory_limit, struct proc **out);
-/* Lookups; NULL when absent. By hash: the oldest live process with it. */
-struct proc *procs_find(const struct core *core, uint32_t process_id);
-struct proc *procs_find_hash(const struct core *core, const uint8_t *hash, size_t hash_len);
-size_t procs_count(const struct core *core);
+status_t procs_create(struct process_table *t, const char *name, const uint8_t *source,
+                      size_t len, uint64_t memory_limit, struct proc **out);
+/* The one target resolution: by id, or by hash the oldest live process with
+ * it. INVALID_ARGUMENT (no target, a hash not 32 bytes), NOT_FOUND; *out
+ * untouched then. */
+status_t procs_resolve(const struct process_table *t, const struct proc_target *target,
+                       struct proc **out);
+/* Closes p's channels (HandleChannelClose runs for each, then their owners
+ * get UNAVAILABLE) and frees p. */
+void procs_destroy(struct process_table *t, struct proc *p);
+/* Destroys every process, oldest first; returns how many. */
+size_t procs_reset(struct process_table *t);
 
-/* Request handlers: each sends exactly one Response with id. */
-void procs_handle_create(struct session *s, uint64_t id, const Enclaved__ProcessCreate *req);
-void procs_handle_destroy(struct session *s, uint64_t id, const Enclaved__ProcessDestroy *req);
-void procs_handle_list(struct session *s, uint64_t id);
-/* Fills *infos / *ptrs (malloc'd arrays, caller frees both) with one
- * ProcessInfo per process, oldest first; *count gets their number.
- * RESOURCE_EXHAUSTED when memory is short (*infos, *ptrs untouched). */
-status_t procs_fill_infos(struct core *core, Enclaved__ProcessInfo **infos,
-                          Enclaved__ProcessInfo ***ptrs, size_t *count);
-void procs_handle_reset(struct session *s, uint64_t id);
+/* Queries. */
+
+size_t procs_count(const struct process_table *t);
+/* Oldest first: procs_first, then procs_next until NULL. */
+struct proc *procs_first(const struct process_table *t);
+struct proc *procs_next(const struct proc *p);
 
 #endif

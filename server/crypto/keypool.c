@@ -9,7 +9,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "base/log.h"
-#include "platform/platform.h"
+#include "crypto/rng.h"
 
 struct key_pair {
     uint8_t private_key[X25519_KEY_LEN];
@@ -24,16 +24,11 @@ static struct {
     size_t capacity;
     size_t head;
     size_t count;
+    int refilling; /* the worker is filling the ring, or has been asked to */
     int stop;
     int running;
     mbedtls_ctr_drbg_context drbg;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .not_full = PTHREAD_COND_INITIALIZER};
-
-static int entropy_cb(void *ctx, unsigned char *buf, size_t len)
-{
-    (void)ctx;
-    return platform_entropy(buf, len) == STATUS_OK ? 0 : -1;
-}
 
 static void *fill_ring(void *unused)
 {
@@ -42,7 +37,13 @@ static void *fill_ring(void *unused)
     (void)unused;
     pthread_mutex_lock(&pool.lock);
     for (;;) {
-        while (!pool.stop && pool.count == pool.capacity) {
+        /* Refill in batches: once full, sleep until keypool_take has emptied
+         * half the ring. A wake per pair would cost a futex call on the loop
+         * and a context switch here for every handshake. */
+        if (pool.count == pool.capacity) {
+            pool.refilling = 0;
+        }
+        while (!pool.stop && !pool.refilling) {
             pthread_cond_wait(&pool.not_full, &pool.lock);
         }
         if (pool.stop) {
@@ -75,9 +76,10 @@ status_t keypool_start(size_t capacity)
     pool.capacity = capacity;
     pool.head = 0;
     pool.count = 0;
+    pool.refilling = 1;
     pool.stop = 0;
     mbedtls_ctr_drbg_init(&pool.drbg);
-    if (mbedtls_ctr_drbg_seed(&pool.drbg, entropy_cb, NULL, personalization,
+    if (mbedtls_ctr_drbg_seed(&pool.drbg, rng_entropy, NULL, personalization,
                               sizeof(personalization) - 1) != 0 ||
         pthread_create(&pool.thread, NULL, fill_ring, NULL) != 0) {
         mbedtls_ctr_drbg_free(&pool.drbg);
@@ -125,7 +127,10 @@ int keypool_take(uint8_t private_key[X25519_KEY_LEN], uint8_t public_key[X25519_
     mbedtls_platform_zeroize(slot, sizeof(*slot));
     pool.head = (pool.head + 1) % pool.capacity;
     pool.count--;
-    pthread_cond_signal(&pool.not_full);
+    if (!pool.refilling && pool.count <= pool.capacity / 2) {
+        pool.refilling = 1;
+        pthread_cond_signal(&pool.not_full);
+    }
     pthread_mutex_unlock(&pool.lock);
     return 1;
 }

@@ -6,11 +6,14 @@
  * instead of three. The ephemeral key depends on nothing the peer sends,
  * which is what makes it safe to compute ahead. When the ring is empty (or
  * the pool was never started, as in unit tests) callers generate inline.
+ * The thread refills in batches: it sleeps while the ring is more than half
+ * full, so it wakes once per capacity / 2 handshakes, not once per pair.
  *
  * Ownership: the pool is process-wide. keypool_take copies a pair out and
  * wipes its slot; keypool_stop joins the thread and wipes the ring. The
- * worker has its own CTR-DRBG seeded from platform_entropy, so rng.c stays
- * single-threaded. Start and stop on the loop thread; take from it only.
+ * worker has its own CTR-DRBG seeded through rng_entropy, so rng.c stays
+ * single-threaded, and its own status trail, so its failures never land in
+ * the loop's. Start and stop on the loop thread; take from it only.
  */
 #ifndef ENCLAVED_KEYPOOL_H
 #define ENCLAVED_KEYPOOL_H

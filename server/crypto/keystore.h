@@ -33,7 +33,8 @@ const uint8_t *keystore_public_key(const struct keystore *ks);
 /* out = DH(static private, peer). PERMISSION_DENIED for a low-order peer. */
 status_t keystore_dh(const struct keystore *ks, const uint8_t peer[X25519_KEY_LEN],
                      uint8_t out[X25519_KEY_LEN]);
-/* The sealing secret (borrowed). Only seal.c calls this. */
+/* The sealing secret (borrowed, valid until keystore_free). The core hands
+ * it to each process, whose enclave.encrypt/decrypt pass it to seal.c. */
 const uint8_t *keystore_sealing_secret(const struct keystore *ks);
 
 #endif

@@ -8,7 +8,7 @@
 static mbedtls_ctr_drbg_context drbg;
 static int seeded;
 
-static int platform_entropy_cb(void *ctx, unsigned char *buf, size_t len)
+int rng_entropy(void *ctx, unsigned char *buf, size_t len)
 {
     (void)ctx;
     return platform_entropy(buf, len) == STATUS_OK ? 0 : -1;
@@ -22,7 +22,7 @@ status_t rng_init(void)
         return STATUS_OK;
     }
     mbedtls_ctr_drbg_init(&drbg);
-    if (mbedtls_ctr_drbg_seed(&drbg, platform_entropy_cb, NULL, personalization,
+    if (mbedtls_ctr_drbg_seed(&drbg, rng_entropy, NULL, personalization,
                               sizeof(personalization) - 1) != 0) {
         mbedtls_ctr_drbg_free(&drbg);
         FAIL(STATUS_UNAVAILABLE, "cannot seed the DRBG");

@@ -22,5 +22,9 @@ status_t rng_init(void);
 status_t rng_bytes(void *ctx, uint8_t *buf, size_t len);
 /* Wipes the DRBG state. */
 void rng_clear(void);
+/* The one entropy callback for mbedTLS DRBGs (this one and the key pool's):
+ * platform_entropy, in mbedTLS's f_entropy form, 0 or -1. Safe on any
+ * thread: a failure's trail goes to the calling thread's (status.h). */
+int rng_entropy(void *ctx, unsigned char *buf, size_t len);
 
 #endif

@@ -13,8 +13,8 @@
 #include <pthread.h>
 #include <sodium.h>
 
+#include "crypto/rng.h"
 #include "crypto/x25519_backend.h"
-#include "platform/platform.h"
 
 static const char *entropy_name(void)
 {
@@ -24,7 +24,7 @@ static const char *entropy_name(void)
 static void entropy_buf(void *const buf, const size_t len)
 {
     /* libsodium's generator has no way to fail; neither may this. */
-    ENCLAVED_ASSERT(platform_entropy(buf, len) == STATUS_OK);
+    ENCLAVED_ASSERT(rng_entropy(NULL, buf, len) == 0);
 }
 
 static uint32_t entropy_random(void)

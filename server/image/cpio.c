@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
+
 /*
  * Header layouts (GNU cpio manual, "Options" and cpio(5)). Every field is
  * ASCII; newc fields are 8 hex digits, odc fields 6 or 11 octal digits.
@@ -406,13 +408,14 @@ static status_t parse_image(struct reader *r)
 /* Copies name for a report: printable ASCII only, bounded. */
 static void sanitize_name(char *dst, size_t cap, const char *name)
 {
-    size_t n = 0;
+    size_t n = text_sanitize(dst, cap, name, strlen(name));
 
-    for (; name[n] != '\0' && n + 1 < cap; n++) {
-        unsigned char c = (unsigned char)name[n];
-        dst[n] = (c >= 0x20 && c < 0x7f && c != '\'') ? (char)c : '?';
+    /* Reports quote the name: a quote inside it would end it early. */
+    for (size_t i = 0; i < n; i++) {
+        if (dst[i] == '\'') {
+            dst[i] = '?';
+        }
     }
-    dst[n] = '\0';
 }
 
 status_t cpio_open_report(const uint8_t *image, size_t len, struct cpio_archive **out,

@@ -12,6 +12,8 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "base/text.h"
+
 /* The trees of the layout (userdata.h); nothing else at the root is read. */
 static const char *const LAYOUT_TREES[] = {"etc", "apps", "keys"};
 
@@ -48,16 +50,12 @@ struct walk {
 static void report(struct walk *w, const char *why)
 {
     char shown[CPIO_MAX_NAME + 1];
-    size_t n = 0;
+    size_t n;
 
     if (w->err == NULL || w->err_cap == 0) {
         return;
     }
-    for (; w->path[n] != '\0'; n++) {
-        unsigned char c = (unsigned char)w->path[n];
-        shown[n] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    shown[n] = '\0';
+    n = text_sanitize(shown, sizeof(shown), w->path, strlen(w->path));
     snprintf(w->err, w->err_cap, "%s: %s", n > 0 ? shown : ".", why);
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * The two I/O drivers of DESIGN §9. Each owns the sockets, the timer and the
- * signals, creates the core with its wake callback, and feeds it bytes. They
+ * signals, runs the core that main built, and feeds its sessions bytes. They
  * are the only files in server/ that touch sockets.
  *
  *   io_uv    libuv: TCP, timers, signals. The default on Linux.
@@ -15,19 +15,14 @@
 #ifndef ENCLAVED_IO_H
 #define ENCLAVED_IO_H
 
-#include "image/config.h"
 #include "core/core.h"
-#include "crypto/keystore.h"
-#include "base/status.h"
 
 enum { IO_READ_CHUNK = 64 * 1024, IO_LISTEN_BACKLOG = 511, IO_SHUTDOWN_GRACE_MS = 2000 };
 
-/* Runs once the core exists and before the server listens (boot apps). */
-typedef status_t (*io_boot_fn)(struct core *core, void *ctx);
-
-/* Each runs the server until a shutdown signal. They take ownership of ks.
- * Return the process exit status: 0 after a graceful shutdown. */
-int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx);
-int io_poll_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx);
+/* Each listens on core->config's address and runs the server until a
+ * shutdown signal, then frees every session it made; the core stays the
+ * caller's. Return the process exit status: 0 after a graceful shutdown. */
+int io_uv_run(struct core *core);
+int io_poll_run(struct core *core);
 
 #endif

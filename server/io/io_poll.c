@@ -8,9 +8,12 @@
  *
  * Connections live in two parallel arrays (pollfd, conn) with the listener at
  * index 0. A closed conn is marked and removed at the end of the iteration,
- * after every session that others wrote to has been flushed.
+ * after every session that others wrote to has been flushed (io_common.h):
+ * every compact follows a flush of the dirty list, and a closed conn is off
+ * that list, so compact never frees a conn the list can still reach.
  */
 #include "io/io.h"
+#include "io/io_common.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,24 +30,21 @@
 
 #include "base/log.h"
 #include "platform/platform.h"
-#include "wire/session.h"
 
 enum { POLL_MAX_WAIT_MS = 500, ACCEPT_BACKOFF_MS = 100 };
 
 struct pconn {
+    struct io_conn base;       /* base.session is NULL once closed */
     int fd;
-    struct session *session;   /* NULL once closed */
-    int dirty;
-    struct pconn *dirty_next;
 };
 
 struct poll_server {
+    struct io_loop loop;
     struct core *core;
     struct pollfd *fds;        /* fds[0] is the listener */
     struct pconn **conns;      /* conns[0] unused */
     size_t count;
     size_t cap;
-    struct pconn *dirty;
     int shutting_down;
     uint64_t grace_deadline;
     uint64_t accept_resume_ms;  /* out of descriptors: leave the listener until then */
@@ -68,13 +68,10 @@ static int set_nonblocking(int fd)
 
 static void close_conn(struct pconn *c)
 {
-    struct session *s = c->session;
-
-    if (s == NULL) {
+    if (c->base.session == NULL) {
         return;
     }
-    c->session = NULL;
-    session_free(s);
+    io_conn_close(&c->base);
     close(c->fd);
     c->fd = -1;
 }
@@ -84,10 +81,10 @@ static void flush_conn(struct pconn *c)
     const uint8_t *data;
     size_t len;
 
-    if (c->session == NULL) {
+    if (c->base.session == NULL) {
         return;
     }
-    session_output(c->session, &data, &len);
+    session_output(c->base.session, &data, &len);
     while (len > 0) {
         ssize_t n = write(c->fd, data, len);
 
@@ -101,41 +98,27 @@ static void flush_conn(struct pconn *c)
             close_conn(c);
             return;
         }
-        session_consume_output(c->session, (size_t)n);
-        session_output(c->session, &data, &len);
+        session_consume_output(c->base.session, (size_t)n);
+        session_output(c->base.session, &data, &len);
         if (len == 0) {
-            session_resume(c->session);
-            session_output(c->session, &data, &len);
+            session_resume(c->base.session);
+            session_output(c->base.session, &data, &len);
         }
     }
-    if (session_should_close(c->session)) {
+    if (session_should_close(c->base.session)) {
         close_conn(c);
     }
 }
 
-static void wake(void *ctx, struct session *s)
+/* io_loop's flush: a conn that another conn's input gave output. */
+static void flush_dirty_conn(struct io_conn *ic)
 {
-    struct poll_server *srv = ctx;
-    struct pconn *c = s->io_handle;
-
-    if (c->dirty || c->session == NULL) {
-        return;
-    }
-    c->dirty = 1;
-    c->dirty_next = srv->dirty;
-    srv->dirty = c;
+    flush_conn(IO_CONTAINER_OF(ic, struct pconn, base));
 }
 
 static void flush_dirty(struct poll_server *srv)
 {
-    while (srv->dirty != NULL) {
-        struct pconn *c = srv->dirty;
-
-        srv->dirty = c->dirty_next;
-        c->dirty = 0;
-        c->dirty_next = NULL;
-        flush_conn(c);
-    }
+    io_loop_flush_dirty(&srv->loop);
 }
 
 static int grow(struct poll_server *srv)
@@ -157,30 +140,13 @@ static int grow(struct poll_server *srv)
     return 0;
 }
 
-
-/* "ADDR:PORT" of an accepted client, for the logs. */
-static void format_peer(const struct sockaddr_storage *ss, char *buf, size_t cap)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        port = ntohs(in->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        port = ntohs(in6->sin6_port);
-    }
-    snprintf(buf, cap, "%s:%u", host, port);
-}
-
 static void accept_all(struct poll_server *srv)
 {
     for (;;) {
         int one = 1;
         struct pconn *c;
+        uint8_t refusal[128];
+        size_t refusal_len = 0;
         struct sockaddr_storage ss;
         socklen_t ss_len = sizeof(ss);
         char peer[SESSION_PEER_CAP];
@@ -216,21 +182,15 @@ static void accept_all(struct poll_server *srv)
             continue;
         }
         c->fd = fd;
-        format_peer(&ss, peer, sizeof(peer));
-        status_trail_reset();
-        status_t refused = session_new(srv->core, c, &c->session);
-        if (refused != STATUS_OK) {
-            uint8_t frame[128];
-            size_t n = session_encode_refusal(refused, frame, sizeof(frame));
-
-            LOG_W("refusing a connection from %s: %s", peer, status_trail_message());
+        io_format_peer(&ss, peer, sizeof(peer));
+        if (io_conn_open(&srv->loop, &c->base, peer, refusal, sizeof(refusal), &refusal_len) !=
+            STATUS_OK) {
             /* Best effort: a fresh socket's send buffer takes one small frame. */
-            (void)!write(fd, frame, n);
+            (void)!write(fd, refusal, refusal_len);
             close(fd);
             free(c);
             continue;
         }
-        session_set_peer(c->session, peer);
         srv->conns[srv->count] = c;
         srv->fds[srv->count].fd = fd;
         srv->fds[srv->count].events = 0;
@@ -254,7 +214,7 @@ static void read_conn(struct pconn *c)
             close_conn(c);
             return;
         }
-        session_feed(c->session, read_buffer, (size_t)n);
+        session_feed(c->base.session, read_buffer, (size_t)n);
         flush_conn(c);
         /* One read per wakeup keeps connections fair. */
         return;
@@ -267,7 +227,7 @@ static void compact(struct poll_server *srv)
     size_t i = 1;
 
     while (i < srv->count) {
-        if (srv->conns[i]->session == NULL) {
+        if (srv->conns[i]->base.session == NULL) {
             free(srv->conns[i]);
             srv->count--;
             srv->conns[i] = srv->conns[srv->count];
@@ -281,13 +241,16 @@ static void compact(struct poll_server *srv)
 static void begin_shutdown(struct poll_server *srv)
 {
     LOG_I("signal %d: shutting down", (int)stop_requested);
+    status_trail_reset();
     srv->shutting_down = 1;
     srv->grace_deadline = platform_monotonic_ms() + IO_SHUTDOWN_GRACE_MS;
     close(srv->fds[0].fd);
     srv->fds[0].fd = -1;
     for (size_t i = 1; i < srv->count; i++) {
-        session_shutdown(srv->conns[i]->session);
-        flush_conn(srv->conns[i]);
+        if (srv->conns[i]->base.session != NULL) {
+            session_shutdown(srv->conns[i]->base.session);
+            flush_conn(srv->conns[i]);
+        }
     }
 }
 
@@ -317,6 +280,8 @@ static void run_loop(struct poll_server *srv)
 
         if (stop_requested && !srv->shutting_down) {
             begin_shutdown(srv);
+            /* The closes there may have written to conns still open. */
+            flush_dirty(srv);
             compact(srv);
             continue;
         }
@@ -332,7 +297,7 @@ static void run_loop(struct poll_server *srv)
         for (size_t i = 1; i < srv->count; i++) {
             const uint8_t *data;
             size_t len;
-            struct session *s = srv->conns[i]->session;
+            struct session *s = srv->conns[i]->base.session;
 
             session_output(s, &data, &len);
             srv->fds[i].events = (short)((session_wants_read(s) ? POLLIN : 0) | (len ? POLLOUT : 0));
@@ -343,19 +308,22 @@ static void run_loop(struct poll_server *srv)
             LOG_E("poll failed: %s", strerror(errno));
             break;
         }
+        /* Each event that enters the core starts a fresh trail. */
+        status_trail_reset();
         core_run_timers(srv->core, platform_monotonic_ms());
         if (n > 0) {
             for (size_t i = 1; i < srv->count; i++) {
                 struct pconn *c = srv->conns[i];
                 short ev = srv->fds[i].revents;
 
-                if (c->session == NULL || ev == 0) {
+                if (c->base.session == NULL || ev == 0) {
                     continue;
                 }
+                status_trail_reset();
                 if (ev & POLLOUT) {
                     flush_conn(c);
                 }
-                if (c->session != NULL && (ev & (POLLIN | POLLHUP | POLLERR))) {
+                if (c->base.session != NULL && (ev & (POLLIN | POLLHUP | POLLERR))) {
                     read_conn(c);
                 }
             }
@@ -399,19 +367,16 @@ static int start_listening(struct poll_server *srv, const struct config *cfg)
     return 0;
 }
 
-int io_poll_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
+int io_poll_run(struct core *core)
 {
     struct poll_server srv;
-    struct core_io io = {&srv, wake};
     struct sigaction sa;
     int rc = 1;
 
     memset(&srv, 0, sizeof(srv));
-    if (core_new(cfg, ks, &io, &srv.core) != STATUS_OK) {
-        LOG_E("cannot create the server core: %s", status_trail_message());
-        return 1;
-    }
-    if ((boot != NULL && boot(srv.core, boot_ctx) != STATUS_OK) || grow(&srv) != 0) {
+    srv.core = core;
+    io_loop_init(&srv.loop, core, flush_dirty_conn);
+    if (grow(&srv) != 0) {
         goto out;
     }
     memset(&sa, 0, sizeof(sa));
@@ -420,7 +385,7 @@ int io_poll_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, 
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    if (start_listening(&srv, cfg) != 0) {
+    if (start_listening(&srv, &core->config) != 0) {
         goto out;
     }
     run_loop(&srv);
@@ -436,6 +401,5 @@ out:
     }
     free(srv.fds);
     free(srv.conns);
-    core_free(srv.core);
     return rc;
 }

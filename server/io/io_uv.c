@@ -8,35 +8,36 @@
  * Writes: after each input the session's whole output is tried with one
  * uv_try_write; only what the kernel did not take is copied to wbuf and
  * queued. Sessions that other sessions wrote to (a Lua broadcast) are put on
- * a dirty list and flushed before the callback returns to the loop, so no
- * conn on the list can have been freed.
+ * the dirty list (io_common.h) and flushed before the callback returns to
+ * the loop; a conn leaves the list when it closes, and is freed only later,
+ * in its close callback.
  */
 #include "io/io.h"
+#include "io/io_common.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <uv.h>
 
 #include "base/log.h"
 #include "platform/platform.h"
-#include "wire/session.h"
 
 struct uv_server;
 
 struct conn {
     uv_tcp_t tcp;
     struct uv_server *srv;
-    struct session *session;   /* NULL once closing */
+    struct io_conn base;       /* base.session is NULL once closing */
     uv_write_t wreq;
     uint8_t *wbuf;             /* owned by wreq while writing */
     size_t wcap;
     int writing;
     int reading;
     int closing;
-    int dirty;
-    struct conn *dirty_next;
+    LIST_ENTRY(conn) link;     /* srv->conns while it has a session */
 };
 
 struct uv_server {
@@ -47,7 +48,8 @@ struct uv_server {
     uv_timer_t timer;
     uv_timer_t grace;
     struct core *core;
-    struct conn *dirty;
+    struct io_loop io;
+    LIST_HEAD(, conn) conns;   /* every conn with a session */
     size_t conn_count;
     int shutting_down;
 };
@@ -72,29 +74,28 @@ static void on_close(uv_handle_t *h)
 
 static void close_conn(struct conn *c)
 {
-    struct session *s = c->session;
-
     if (c->closing) {
         return;
     }
     c->closing = 1;
-    c->session = NULL;
+    if (c->base.session != NULL) {
+        LIST_REMOVE(c, link);
+    }
     /* May write to other sessions (HandleChannelClose outputs): they land on
      * the dirty list, flushed by the caller. */
-    session_free(s);
+    io_conn_close(&c->base);
     uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+/* io_loop's flush: a conn that another conn's input gave output. */
+static void flush_dirty_conn(struct io_conn *ic)
+{
+    flush_conn(IO_CONTAINER_OF(ic, struct conn, base));
 }
 
 static void flush_dirty(struct uv_server *srv)
 {
-    while (srv->dirty != NULL) {
-        struct conn *c = srv->dirty;
-
-        srv->dirty = c->dirty_next;
-        c->dirty = 0;
-        c->dirty_next = NULL;
-        flush_conn(c);
-    }
+    io_loop_flush_dirty(&srv->io);
 }
 
 static void rearm_timer(struct uv_server *srv)
@@ -128,6 +129,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = (struct conn *)stream;
 
+    /* Each libuv callback that enters the core starts a fresh trail. */
+    status_trail_reset();
     if (nread < 0) {
         if (nread != UV_EOF) {
             LOG_D("connection read error: %s", uv_strerror((int)nread));
@@ -136,8 +139,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         after_core(c->srv);
         return;
     }
-    if (nread > 0 && c->session != NULL) {
-        session_feed(c->session, (const uint8_t *)buf->base, (size_t)nread);
+    if (nread > 0 && c->base.session != NULL) {
+        session_feed(c->base.session, (const uint8_t *)buf->base, (size_t)nread);
         flush_conn(c);
     }
     after_core(c->srv);
@@ -145,7 +148,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 static void update_reading(struct conn *c)
 {
-    int want = c->session != NULL && session_wants_read(c->session);
+    int want = c->base.session != NULL && session_wants_read(c->base.session);
 
     if (want && !c->reading) {
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -160,11 +163,12 @@ static void on_write(uv_write_t *req, int status)
 {
     struct conn *c = req->data;
 
+    status_trail_reset();
     c->writing = 0;
     if (status < 0) {
         LOG_D("connection write error: %s", uv_strerror(status));
         close_conn(c);
-    } else if (c->session != NULL) {
+    } else if (c->base.session != NULL) {
         /* flush_conn also takes any input parked while this write was out. */
         flush_conn(c);
     }
@@ -178,7 +182,7 @@ static int write_output(struct conn *c)
     const uint8_t *data;
     size_t len;
 
-    session_output(c->session, &data, &len);
+    session_output(c->base.session, &data, &len);
     if (len > 0) {
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -190,7 +194,7 @@ static int write_output(struct conn *c)
             close_conn(c);
             return -1;
         }
-        session_consume_output(c->session, (size_t)n);
+        session_consume_output(c->base.session, (size_t)n);
         len -= (size_t)n;
         data += n;
     }
@@ -206,7 +210,7 @@ static int write_output(struct conn *c)
             c->wcap = len;
         }
         memcpy(c->wbuf, data, len);
-        session_consume_output(c->session, len);
+        session_consume_output(c->base.session, len);
         uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)len);
         c->wreq.data = c;
         if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
@@ -220,10 +224,10 @@ static int write_output(struct conn *c)
 
 static void flush_conn(struct conn *c)
 {
-    if (c->closing || c->session == NULL) {
+    if (c->closing || c->base.session == NULL) {
         return;
     }
-    if (c->session->dead) {
+    if (session_is_dead(c->base.session)) {
         /* Dropped (e.g. too much unsent output): do not wait for a write that
          * may never finish; uv_close cancels it. */
         close_conn(c);
@@ -241,56 +245,24 @@ static void flush_conn(struct conn *c)
         }
         /* All output is out. Input that backpressure parked must be handled
          * now: the client may be waiting for its answers and send nothing. */
-        session_resume(c->session);
-        session_output(c->session, &data, &len);
+        session_resume(c->base.session);
+        session_output(c->base.session, &data, &len);
         if (len == 0) {
             break;
         }
     }
-    if (!c->writing && session_should_close(c->session)) {
+    if (!c->writing && session_should_close(c->base.session)) {
         close_conn(c);
         return;
     }
     update_reading(c);
 }
 
-static void wake(void *ctx, struct session *s)
-{
-    struct uv_server *srv = ctx;
-    struct conn *c = s->io_handle;
-
-    if (c->dirty || c->closing) {
-        return;
-    }
-    c->dirty = 1;
-    c->dirty_next = srv->dirty;
-    srv->dirty = c;
-}
-
-/* "ADDR:PORT" of the connection's client, for the logs. */
-static void format_peer(uv_tcp_t *tcp, char *buf, size_t cap)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    char host[64] = "?";
-    unsigned port = 0;
-
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET) {
-            uv_ip4_name((const struct sockaddr_in *)&ss, host, sizeof(host));
-            port = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((const struct sockaddr_in6 *)&ss, host, sizeof(host));
-            port = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-    }
-    snprintf(buf, cap, "%s:%u", host, port);
-}
-
 static void on_connection(uv_stream_t *listener, int status)
 {
-    char peer[SESSION_PEER_CAP];
     struct uv_server *srv = listener->data;
+    uint8_t refusal[128];
+    size_t refusal_len = 0;
     struct conn *c;
 
     if (status < 0) {
@@ -311,22 +283,23 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    format_peer(&c->tcp, peer, sizeof(peer));
-    status_trail_reset();
-    status_t refused = session_new(srv->core, c, &c->session);
-    if (refused != STATUS_OK) {
-        uint8_t frame[128];
-        uv_buf_t b = uv_buf_init((char *)frame,
-                                 (unsigned)session_encode_refusal(refused, frame, sizeof(frame)));
+    struct sockaddr_storage ss;
+    int ss_len = sizeof(ss);
+    char peer[SESSION_PEER_CAP] = "?:0";
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &ss_len) == 0) {
+        io_format_peer(&ss, peer, sizeof(peer));
+    }
+    if (io_conn_open(&srv->io, &c->base, peer, refusal, sizeof(refusal), &refusal_len) !=
+        STATUS_OK) {
+        uv_buf_t b = uv_buf_init((char *)refusal, (unsigned)refusal_len);
 
-        LOG_W("refusing a connection from %s: %s", peer, status_trail_message());
         /* Best effort: a fresh socket's send buffer takes one small frame. */
         (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return;
     }
-    session_set_peer(c->session, peer);
+    LIST_INSERT_HEAD(&srv->conns, c, link);
     update_reading(c);
 }
 
@@ -335,8 +308,9 @@ static void on_grace_expired(uv_timer_t *t)
     struct uv_server *srv = t->data;
 
     LOG_W("shutdown grace period over; closing the remaining connections");
-    while (srv->core->sessions != NULL) {
-        close_conn((struct conn *)srv->core->sessions->io_handle);
+    status_trail_reset();
+    while (!LIST_EMPTY(&srv->conns)) {
+        close_conn(LIST_FIRST(&srv->conns));
     }
     flush_dirty(srv);
 }
@@ -344,16 +318,22 @@ static void on_grace_expired(uv_timer_t *t)
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct uv_server *srv = sig->data;
+    struct conn *c, *next;
 
     LOG_I("signal %d: shutting down", signum);
+    status_trail_reset();
     srv->shutting_down = 1;
     uv_close((uv_handle_t *)&srv->listener, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->timer, NULL);
-    for (struct session *s = srv->core->sessions; s != NULL; s = s->next) {
-        session_shutdown(s);
-        wake(srv, s);
+    /* Every conn flushes what it has and closes once it is written. */
+    LIST_FOREACH(c, &srv->conns, link) {
+        session_shutdown(c->base.session);
+    }
+    for (c = LIST_FIRST(&srv->conns); c != NULL; c = next) {
+        next = LIST_NEXT(c, link);
+        flush_conn(c);
     }
     if (srv->conn_count == 0) {
         uv_close((uv_handle_t *)&srv->grace, NULL);
@@ -367,6 +347,7 @@ static void on_timer(uv_timer_t *t)
 {
     struct uv_server *srv = t->data;
 
+    status_trail_reset();
     core_run_timers(srv->core, platform_monotonic_ms());
     after_core(srv);
 }
@@ -398,21 +379,15 @@ static int start_listening(struct uv_server *srv, const struct config *cfg)
     return 0;
 }
 
-int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, void *boot_ctx)
+int io_uv_run(struct core *core)
 {
     struct uv_server srv;
-    struct core_io io = {&srv, wake};
     int rc = 1;
 
     memset(&srv, 0, sizeof(srv));
-    if (core_new(cfg, ks, &io, &srv.core) != STATUS_OK) {
-        LOG_E("cannot create the server core: %s", status_trail_message());
-        return 1;
-    }
-    if (boot != NULL && boot(srv.core, boot_ctx) != STATUS_OK) {
-        core_free(srv.core);
-        return 1;
-    }
+    srv.core = core;
+    io_loop_init(&srv.io, core, flush_dirty_conn);
+    LIST_INIT(&srv.conns);
     uv_loop_init(&srv.loop);
     uv_tcp_init(&srv.loop, &srv.listener);
     srv.listener.data = &srv;
@@ -425,7 +400,7 @@ int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, vo
     srv.sigint.data = &srv;
     uv_signal_init(&srv.loop, &srv.sigterm);
     srv.sigterm.data = &srv;
-    if (start_listening(&srv, cfg) == 0) {
+    if (start_listening(&srv, &core->config) == 0) {
         uv_signal_start(&srv.sigint, on_signal, SIGINT);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
         rearm_timer(&srv);
@@ -442,7 +417,6 @@ int io_uv_run(const struct config *cfg, struct keystore *ks, io_boot_fn boot, vo
     if (uv_loop_close(&srv.loop) != 0) {
         LOG_W("event loop closed with handles still open");
     }
-    core_free(srv.core);
     if (rc == 0) {
         LOG_I("stopped");
     }

@@ -4,29 +4,18 @@
 #include <lauxlib.h>
 #include <mbedtls/sha256.h>
 
-#include "lua/fixedmap.h"
 #include "base/log.h"
-#include "platform/platform.h"
-#include "lua/process.h"
+#include "base/text.h"
 #include "crypto/rng.h"
 #include "crypto/seal.h"
+#include "lua/fixedmap.h"
+#include "platform/platform.h"
 
 /* Every function gets two upvalues: the process id, for log lines, and the
- * struct process as a light userdata, for sealing. Lua code cannot reach a
- * C function's upvalues (there is no debug library), so neither leaks. */
-enum { UPVALUE_PID = 1, UPVALUE_PROCESS = 2 };
-
-size_t enclavelib_sanitize(char *out, size_t cap, const char *text, size_t len)
-{
-    size_t n = len < cap - 1 ? len : cap - 1;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)text[i];
-        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    out[n] = '\0';
-    return n;
-}
+ * struct process_identity as a light userdata, for sealing. Lua code cannot
+ * reach a C function's upvalues (there is no debug library), so neither
+ * leaks. */
+enum { UPVALUE_PID = 1, UPVALUE_IDENTITY = 2 };
 
 /* enclave.sha256(...) -> 32 raw bytes of SHA-256 over the concatenated
  * arguments (strings or numbers). [-0, +1, e] */
@@ -99,14 +88,14 @@ static int lib_log(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &len);
     char line[ENCLAVELIB_LOG_MAX];
 
-    enclavelib_sanitize(line, sizeof(line), s, len);
+    text_sanitize(line, sizeof(line), s, len);
     LOG_I("process %u: %s", (unsigned)lua_tointeger(L, lua_upvalueindex(UPVALUE_PID)), line);
     return 0;
 }
 
-static const struct process *upvalue_process(lua_State *L)
+static const struct process_identity *upvalue_identity(lua_State *L)
 {
-    return lua_touserdata(L, lua_upvalueindex(UPVALUE_PROCESS));
+    return lua_touserdata(L, lua_upvalueindex(UPVALUE_IDENTITY));
 }
 
 /* enclave.encrypt(pt [, userkey32]) -> sealed bytes (DESIGN §6): bound to
@@ -114,7 +103,7 @@ static const struct process *upvalue_process(lua_State *L)
  * key. "" seals to "". [-0, +1, e] */
 static int lib_encrypt(lua_State *L)
 {
-    const struct process *p = upvalue_process(L);
+    const struct process_identity *id = upvalue_identity(L);
     size_t len, key_len = 0;
     const char *pt = luaL_checklstring(L, 1, &len);
     const char *user_key = luaL_optlstring(L, 2, NULL, &key_len);
@@ -124,12 +113,12 @@ static int lib_encrypt(lua_State *L)
 
     luaL_argcheck(L, user_key == NULL || key_len == SEAL_USER_KEY_LEN, 2,
                   "user key must be 32 bytes");
-    if (process_sealing_secret(p) == NULL) {
+    if (id->sealing_secret == NULL) {
         return luaL_error(L, "sealing is not available");
     }
     luaL_argcheck(L, len <= ENCLAVELIB_SEAL_MAX, 1, "plaintext too large");
     out = (uint8_t *)luaL_buffinitsize(L, &b, len + SEAL_OVERHEAD);
-    if (seal_encrypt(process_sealing_secret(p), process_code_hash(p), (const uint8_t *)user_key,
+    if (seal_encrypt(id->sealing_secret, id->code_hash, (const uint8_t *)user_key,
                      (const uint8_t *)pt, len, rng_bytes, NULL, out, &out_len) != STATUS_OK) {
         return luaL_error(L, "encrypt failed");
     }
@@ -142,7 +131,7 @@ static int lib_encrypt(lua_State *L)
  * nothing more. [-0, +1, e] */
 static int lib_decrypt(lua_State *L)
 {
-    const struct process *p = upvalue_process(L);
+    const struct process_identity *id = upvalue_identity(L);
     size_t len, keys_len = 0;
     const char *ct = luaL_checklstring(L, 1, &len);
     const char *keys = luaL_optlstring(L, 2, NULL, &keys_len);
@@ -152,11 +141,11 @@ static int lib_decrypt(lua_State *L)
 
     luaL_argcheck(L, keys_len % SEAL_USER_KEY_LEN == 0, 2,
                   "user keys must be a concatenation of 32-byte keys");
-    if (process_sealing_secret(p) == NULL) {
+    if (id->sealing_secret == NULL) {
         return luaL_error(L, "sealing is not available");
     }
     out = (uint8_t *)luaL_buffinitsize(L, &b, len > SEAL_OVERHEAD ? len - SEAL_OVERHEAD : 1);
-    if (seal_decrypt(process_sealing_secret(p), process_code_hash(p), (const uint8_t *)keys,
+    if (seal_decrypt(id->sealing_secret, id->code_hash, (const uint8_t *)keys,
                      keys_len, (const uint8_t *)ct, len, out, &out_len) != STATUS_OK) {
         return luaL_error(L, "decrypt failed");
     }
@@ -175,11 +164,11 @@ static const luaL_Reg enclave_functions[] = {
     {NULL, NULL},
 };
 
-void enclavelib_push(lua_State *L, const struct process *p)
+void enclavelib_push(lua_State *L, const struct process_identity *id)
 {
     fixedmap_lua_open(L);
     luaL_newlibtable(L, enclave_functions);           /* enclave */
-    lua_pushinteger(L, (lua_Integer)process_id(p));   /* enclave pid */
-    lua_pushlightuserdata(L, (void *)p);              /* enclave pid p */
+    lua_pushinteger(L, (lua_Integer)id->pid);         /* enclave pid */
+    lua_pushlightuserdata(L, (void *)id);             /* enclave pid id */
     luaL_setfuncs(L, enclave_functions, 2);           /* enclave */
 }

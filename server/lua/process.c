@@ -10,22 +10,25 @@
 #include <lua.h>
 #include <mbedtls/sha256.h>
 
-#include "lua/enclavelib.h"
 #include "base/log.h"
-#include "platform/platform.h"
+#include "base/text.h"
 #include "lua/sandbox.h"
+#include "platform/platform.h"
 
 /* The count hook fires every HOOK_PERIOD instructions (or every
  * `instructions`, if smaller) and charges that many to the call's budget. */
 enum { HOOK_PERIOD = 1000 };
 
+/* The details of the two limit errors, on the wire as the close reason. */
+#define INSTRUCTION_LIMIT "instruction limit exceeded"
+#define MEMORY_LIMIT "memory limit exceeded"
+
 struct process {
     lua_State *L;
     const struct process_host *host;
     struct process_limits limits;
-    uint32_t id;
+    struct process_identity identity;  /* what the sandbox and enclavelib see */
     char name[PROCESS_NAME_MAX + 1];
-    uint8_t code_hash[PROCESS_CODE_HASH_LEN];
     uint64_t created_at;
     size_t mem_used;
     int hook_period;
@@ -97,7 +100,7 @@ static struct process *state_process(lua_State *L)
 static int on_panic(lua_State *L)
 {
     const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
-    LOG_E("process %u: unprotected Lua error: %s", (unsigned)state_process(L)->id, msg);
+    LOG_E("process %u: unprotected Lua error: %s", (unsigned)state_process(L)->identity.pid, msg);
     abort();
 }
 
@@ -172,7 +175,7 @@ static int run_chunk(lua_State *L)
 {
     struct call *c = lua_touserdata(L, 1);
 
-    sandbox_push_env(L, c->p);                          /* c env */
+    sandbox_push_env(L, &c->p->identity);               /* c env */
     if (luaL_loadbufferx(L, (const char *)c->source, c->source_len, "=app", "t") != LUA_OK) {
         return lua_error(L);                            /* c env err */
     }
@@ -218,24 +221,24 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
     size_t len;
 
     if (p->insn_expired) {
-        LOG_D("process %u: %s: instruction limit exceeded", (unsigned)p->id, what);
-        status_trail_set_detail("instruction limit exceeded", 26);
+        LOG_D("process %u: %s: instruction limit exceeded", (unsigned)p->identity.pid, what);
+        status_trail_set_detail(INSTRUCTION_LIMIT, sizeof(INSTRUCTION_LIMIT) - 1);
         FAIL(STATUS_DEADLINE_EXCEEDED, "lua: instruction limit exceeded");
     }
     if (lua_status == LUA_ERRMEM || p->mem_refused) {
-        LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->id, what);
-        status_trail_set_detail("memory limit exceeded", 21);
+        LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->identity.pid, what);
+        status_trail_set_detail(MEMORY_LIMIT, sizeof(MEMORY_LIMIT) - 1);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "lua: memory limit exceeded");
     }
     if (lua_type(p->L, -1) == LUA_TSTRING) {
         const char *text = lua_tolstring(p->L, -1, &len);
-        len = enclavelib_sanitize(detail, sizeof(detail), text, len);
+        len = text_sanitize(detail, sizeof(detail), text, len);
     } else {
         int n = snprintf(detail, sizeof(detail), "(error object is a %s value)",
                          luaL_typename(p->L, -1));
         len = n > 0 ? (size_t)n : 0;
     }
-    LOG_D("process %u: %s: %s", (unsigned)p->id, what, detail);
+    LOG_D("process %u: %s: %s", (unsigned)p->identity.pid, what, detail);
     status_trail_set_detail(detail, len);
     FAIL(plain, "lua: error raised");
 }
@@ -336,7 +339,7 @@ static status_t deliver_outputs(struct process *p)
         if (output_belongs(p, &out)) {
             p->host->deliver(p->host->ctx, p, &out);
         } else {
-            LOG_D("process %u: output %llu for closed channel %u dropped", (unsigned)p->id,
+            LOG_D("process %u: output %llu for closed channel %u dropped", (unsigned)p->identity.pid,
                   (unsigned long long)i, (unsigned)out.channel_id);
         }
         lua_settop(L, t);
@@ -393,7 +396,7 @@ static void close_state(struct process *p)
 
 status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_t len,
                      const struct process_limits *limits, const struct process_host *host,
-                     struct process **out)
+                     const uint8_t *sealing_secret, struct process **out)
 {
     struct process *p;
     struct call c;
@@ -405,7 +408,8 @@ status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_
            STATUS_INVALID_ARGUMENT, "process host or limits missing");
     p = calloc(1, sizeof(*p));
     ENSURE(p != NULL, STATUS_RESOURCE_EXHAUSTED, "cannot allocate process");
-    p->id = id;
+    p->identity.pid = id;
+    p->identity.sealing_secret = sealing_secret;
     p->host = host;
     p->limits = *limits;
     p->hook_period = limits->instructions == 0             ? 1
@@ -415,7 +419,7 @@ status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_
         strncpy(p->name, name, PROCESS_NAME_MAX);
     }
     p->created_at = platform_time_micros();
-    if (mbedtls_sha256(source, len, p->code_hash, 0) != 0) {
+    if (mbedtls_sha256(source, len, p->identity.code_hash, 0) != 0) {
         free(p);
         FAIL(STATUS_INTERNAL, "cannot hash process source");
     }
@@ -480,7 +484,7 @@ status_t process_handle_close(struct process *p, uint32_t channel_id)
 
 uint32_t process_id(const struct process *p)
 {
-    return p->id;
+    return p->identity.pid;
 }
 
 const char *process_name(const struct process *p)
@@ -490,12 +494,7 @@ const char *process_name(const struct process *p)
 
 const uint8_t *process_code_hash(const struct process *p)
 {
-    return p->code_hash;
-}
-
-const uint8_t *process_sealing_secret(const struct process *p)
-{
-    return p->host->sealing_secret;
+    return p->identity.code_hash;
 }
 
 size_t process_memory_used(const struct process *p)

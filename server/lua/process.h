@@ -20,15 +20,11 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "lua/chantype.h"
+#include "lua/identity.h"
 
-enum { PROCESS_CODE_HASH_LEN = 32, PROCESS_NAME_MAX = 64, PROCESS_ERROR_MAX = 200 };
+enum { PROCESS_NAME_MAX = 64, PROCESS_ERROR_MAX = 200 };
 
-/* The values Lua sees as CHAN_*. */
-enum process_chan_type {
-    PROCESS_CHAN_UNENCRYPTED = 1,
-    PROCESS_CHAN_CLIENT_NK = 2,
-    PROCESS_CHAN_SERVER_KK = 3,
-};
 
 struct process_limits {
     size_t memory_cap;        /* bytes charged by this state's allocator */
@@ -56,9 +52,6 @@ struct process_host {         /* borrowed by the process; must outlive it */
        belonging during delivery (an earlier close output in the same list
        closed it) is dropped instead. */
     void (*deliver)(void *ctx, struct process *p, const struct process_output *out);
-    /* The server's 32-byte sealing secret for enclave.encrypt/decrypt
-       (DESIGN §6); NULL makes both raise an error. */
-    const uint8_t *sealing_secret;
 };
 
 /* Lifecycle. */
@@ -69,10 +62,12 @@ struct process_host {         /* borrowed by the process; must outlive it */
  * runtime error (the Lua message is the trail detail), RESOURCE_EXHAUSTED
  * on memory, DEADLINE_EXCEEDED when the top level runs too long. name is
  * copied (truncated to PROCESS_NAME_MAX); code hash = SHA-256 of the exact
- * source bytes. On failure *out is untouched and nothing leaks. */
+ * source bytes. sealing_secret (32 bytes, borrowed; it must outlive the
+ * process) is what enclave.encrypt/decrypt seal with; NULL makes both raise
+ * an error. On failure *out is untouched and nothing leaks. */
 status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_t len,
                      const struct process_limits *limits, const struct process_host *host,
-                     struct process **out);
+                     const uint8_t *sealing_secret, struct process **out);
 /* Closes the state (finalizers run under an already expired instruction
  * cap) and frees the process. NULL is a no-op. */
 void process_free(struct process *p);
@@ -95,8 +90,6 @@ uint32_t process_id(const struct process *p);
 const char *process_name(const struct process *p);
 /* PROCESS_CODE_HASH_LEN bytes, valid for the life of p. */
 const uint8_t *process_code_hash(const struct process *p);
-/* The host's sealing secret (32 bytes) or NULL; for enclavelib only. */
-const uint8_t *process_sealing_secret(const struct process *p);
 /* Bytes currently allocated by its Lua state. */
 size_t process_memory_used(const struct process *p);
 /* Microseconds since the epoch. */

@@ -4,9 +4,10 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "lua/enclavelib.h"
-#include "lua/process.h"
 #include "base/log.h"
+#include "base/text.h"
+#include "lua/chantype.h"
+#include "lua/enclavelib.h"
 
 /* Base functions copied from the stock base library. print, setmetatable
  * and getmetatable are ours (below); everything else there is left out. */
@@ -37,9 +38,9 @@ static const struct {
     const char *name;
     lua_Integer value;
 } constants[] = {
-    {"CHAN_UNENCRYPTED", 1},
-    {"CHAN_CLIENT_NK", 2},
-    {"CHAN_SERVER_KK", 3},
+#define SANDBOX_CHAN_CONST(name, value) {"CHAN_" #name, value},
+    PROCESS_CHAN_LIST(SANDBOX_CHAN_CONST)
+#undef SANDBOX_CHAN_CONST
 #define SANDBOX_STATUS_CONST(name, num, msg) {"STATUS_" #name, num},
     STATUS_LIST(SANDBOX_STATUS_CONST)
 #undef SANDBOX_STATUS_CONST
@@ -117,7 +118,7 @@ static int base_print(lua_State *L)
     }
     luaL_pushresult(&b);                /* ... text */
     const char *text = lua_tolstring(L, -1, &len);
-    enclavelib_sanitize(line, sizeof(line), text, len);
+    text_sanitize(line, sizeof(line), text, len);
     LOG_D("process %u: %s", (unsigned)lua_tointeger(L, lua_upvalueindex(UPVALUE_PID)), line);
     return 0;
 }
@@ -219,9 +220,9 @@ static void open_libs(lua_State *L, int env, int guard)
     STACK_GUARD_END(L, 0);
 }
 
-void sandbox_push_env(lua_State *L, const struct process *p)
+void sandbox_push_env(lua_State *L, const struct process_identity *id)
 {
-    uint32_t pid = process_id(p);
+    uint32_t pid = id->pid;
 
     STACK_GUARD_BEGIN(L);
     lua_createtable(L, 0, 64);                  /* env */
@@ -241,7 +242,7 @@ void sandbox_push_env(lua_State *L, const struct process *p)
         lua_pushinteger(L, constants[i].value); /* env guard value */
         lua_setfield(L, env, constants[i].name);/* env guard */
     }
-    enclavelib_push(L, p);                      /* env guard enclave */
+    enclavelib_push(L, id);                     /* env guard enclave */
     lua_pushvalue(L, guard);                    /* env guard enclave guard */
     lua_setmetatable(L, -2);                    /* env guard enclave */
     lua_setfield(L, env, "enclave");            /* env guard */

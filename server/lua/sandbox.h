@@ -28,13 +28,14 @@
 #define STACK_GUARD_END(L, delta) ((void)0)
 #endif
 
-struct process;
+#include "lua/identity.h"
 
-/* Pushes the env table for process p and installs it as the state's global
+/* Pushes the env table for the process id describes (borrowed; it outlives
+ * the state) and installs it as the state's global
  * table (the registry's LUA_RIDX_GLOBALS), so chunks loaded afterwards get it
  * as _ENV and the base library's full global table becomes garbage. Env and
  * library tables carry a protected metatable: apps can neither read nor
  * replace it. Call once per state, in protected mode. [-0, +1, m] */
-void sandbox_push_env(lua_State *L, const struct process *p);
+void sandbox_push_env(lua_State *L, const struct process_identity *id);
 
 #endif

@@ -2,7 +2,11 @@
 /*
  * Dispatch: one ClientFrame in, the ServerFrames it causes out (DESIGN §4).
  * Unpacks with a per-loop arena so the hot path does not allocate, routes
- * requests by kind, and answers each Request with exactly one Response.
+ * requests by kind, and answers each Request with exactly one Response,
+ * built here: each handler resolves its target and checks the limits, then
+ * acts, sends the Response, and only then runs what the request causes
+ * (ChannelClosed of a destroyed process, HandleChannelCreate of a new raw
+ * channel), so the Response always comes first.
  *
  * Malformed input: bytes that do not unpack as a ClientFrame, or a
  * ClientFrame with no kind, get a Response with id 0 and INVALID_ARGUMENT
@@ -16,9 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct session;
+#include "core/core.h"
+#include "wire/encode.h"
 
-/* Handles one frame body (borrowed for the call). */
-void dispatch_frame(struct session *s, const uint8_t *body, size_t len);
+/* Handles one frame body (borrowed for the call) sent by the connection
+ * whose channels owner holds; its answers go to out. */
+void dispatch_frame(struct core *core, struct channel_owner *owner, struct encoder *out,
+                    const uint8_t *body, size_t len);
 
 #endif

@@ -2,8 +2,12 @@
 /*
  * One client connection, sans-I/O. The driver feeds it the bytes it reads
  * and writes out the bytes it produces; the session splits input into frames
- * (frame.h), hands each to dispatch, and encodes ServerFrames into one output
- * buffer, so every frame produced for one read is written with one call.
+ * (frame.h) and hands each to dispatch, whose answers and the channel output
+ * of the core go through its encoder (encode.h) into one output buffer, so
+ * every frame produced for one read is written with one call. It owns its
+ * channels as a struct channel_owner whose core_sink encodes their data and
+ * closes; output for a session other than the one being fed wakes the
+ * driver through the session_wake_fn it gave.
  *
  * Backpressure: once unsent output passes a soft bound the session stops
  * taking frames (session_wants_read turns false, leftover input is kept) until
@@ -20,44 +24,39 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/core.h"
-#include "enclaved.pb-c.h"
+#include "base/buffer.h"
 #include "base/status.h"
+#include "core/channel.h"
+#include "core/core.h"
+#include "wire/encode.h"
 
-struct channel;
-
-struct byte_buffer {
-    uint8_t *data;
-    size_t start;   /* first unconsumed byte */
-    size_t end;     /* one past the last byte */
-    size_t cap;
-};
+/* The driver's wake (wire -> io): io_handle's session has output or must
+ * close; the driver flushes it after the current event. */
+typedef void (*session_wake_fn)(void *io_handle);
 
 enum { SESSION_PEER_CAP = 48 };
 
 struct session {
     struct core *core;                /* read-only */
     void *io_handle;                  /* the driver's connection; read-only here */
-    struct session *next, *prev;      /* private: core's list */
-    struct channel *channels;         /* private to channel.c: channels this session owns */
+    session_wake_fn wake;             /* private */
+    struct channel_owner owner;       /* private to channel.c: the channels it owns */
     struct byte_buffer in;            /* private: partial frames and paused input */
-    struct byte_buffer out;           /* private: encoded frames not yet written */
+    struct encoder out;               /* private: encoded frames not yet written */
     uint64_t id;                      /* read-only: for logs */
     char peer[SESSION_PEER_CAP];      /* read-only: "ADDR:PORT" of the client, for logs */
+    int feeding;                      /* private: its own input is being handled */
     int closing;                      /* close once output is flushed */
-    int dead;                         /* close now, drop output */
 };
 
-/* Creates a session for a new connection. RESOURCE_EXHAUSTED when
- * max_connections are open or memory is short; *out untouched then. */
-status_t session_new(struct core *core, void *io_handle, struct session **out);
+/* Creates a session for a new connection; wake (NULL: none) is called with
+ * io_handle when another session's input gave it output. RESOURCE_EXHAUSTED
+ * when max_connections are open or memory is short; *out untouched then. */
+status_t session_new(struct core *core, session_wake_fn wake, void *io_handle,
+                     struct session **out);
 /* Records the client's address ("ADDR:PORT", truncated to fit) and logs the
  * open at info with the connection id; the close is logged with both too. */
 void session_set_peer(struct session *s, const char *peer);
-/* Encodes the one frame a refused connection gets before it is closed: a
- * Response with id 0, status s and the status trail's message. Returns its
- * length, or 0 when it does not fit in cap. */
-size_t session_encode_refusal(status_t s, uint8_t *buf, size_t cap);
 /* Closes the session's channels (their processes see HandleChannelClose)
  * and frees it. NULL is a no-op. */
 void session_free(struct session *s);
@@ -73,19 +72,13 @@ void session_output(const struct session *s, const uint8_t **data, size_t *len);
 void session_consume_output(struct session *s, size_t n);
 /* True while the driver should read from this connection. */
 int session_wants_read(const struct session *s);
+/* True when the connection must close at once, dropping its output (too
+ * much unsent output, or no memory for it). */
+int session_is_dead(const struct session *s);
 /* True when the driver should close the connection now (after writing any
  * output if the session is closing, or at once if it died). */
 int session_should_close(const struct session *s);
 /* Stop taking input and close once output is flushed (graceful shutdown). */
 void session_shutdown(struct session *s);
-
-/* Encodes f onto the output. A frame that cannot be encoded within
- * max_frame is replaced by nothing and RESOURCE_EXHAUSTED is returned. */
-status_t session_send(struct session *s, const Enclaved__ServerFrame *f);
-/* Sends r (id, status and result filled in by the caller). A Response that
- * does not fit in max_frame is replaced by one with RESOURCE_EXHAUSTED. */
-void session_send_response(struct session *s, Enclaved__Response *r);
-/* Sends a Response with no result. */
-void session_send_status(struct session *s, uint64_t id, status_t status, const char *message);
 
 #endif

@@ -24,6 +24,7 @@ expect() {
 }
 # Starts enclaved with the given arguments; sets $port from its ready line.
 start_server() {
+  : >"$work/server.log"  # exists before the first read, whoever runs first
   "$enclaved" "$@" 2>"$work/server.log" &
   server=$!
   port=

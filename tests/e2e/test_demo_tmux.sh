@@ -45,6 +45,7 @@ wait_for_text() {
   done
 }
 
+: >"$work/server.log"  # exists before the first read, whoever runs first
 "$enclaved" --userdata "$image" --ephemeral-keys --listen=127.0.0.1:0 --io="$io" 2>"$work/server.log" &
 server=$!
 for _ in $(seq 200); do

@@ -28,6 +28,7 @@ cp "$src/tools/go/main.go" "$gopath/src/enclaved.example/client/"
   GO111MODULE=off GOPATH="$gopath:/usr/share/gocode" GOPROXY=off GOFLAGS= \
   GOCACHE="$build/go-cache" go build -o "$work/enclaved-go-example" .) || fail "go build"
 
+: >"$work/server.log"  # exists before the first read, whoever runs first
 "$enclaved" --ephemeral-keys --listen=127.0.0.1:0 2>"$work/server.log" &
 server=$!
 port=

@@ -88,6 +88,7 @@ cc -std=c11 -Wall -Werror "${san[@]}" $cflags "$work/client.c" -o "$work/client-
   "$libdir/libenclaved-client.a" $(pkg-config --libs libprotobuf-c libsodium) -lpthread || fail "static build"
 ldd "$work/client-static" | grep -q libenclaved-client && fail "static client links the .so"
 
+: >"$work/server.log"  # exists before the first read, whoever runs first
 "$root/bin/enclaved" --ephemeral-keys --listen=127.0.0.1:0 2>"$work/server.log" &
 server=$!
 port=

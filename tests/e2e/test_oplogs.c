@@ -124,7 +124,7 @@ START_TEST(test_refusals_are_warnings_with_the_peer)
     local_name(second, peer, sizeof(peer));
     ck_assert(client_wait_closed(second, 5000));
     snprintf(want, sizeof(want),
-             "enclaved: warn: refusing a connection from %s: too many connections\n", peer);
+             "enclaved: warn: refusing a connection from %s: too many connections", peer);
     free(wait_log(&ts, want));
     client_free(second);
 

@@ -449,7 +449,7 @@ START_TEST(test_unpacked_image_and_image_serve_the_same_userdata)
     struct view from_image;
     struct view from_dir;
     char unpacked[160];
-    char cmd[1024];
+    char cmd[4096];
 
     image_make(&img, 10, NULL, NULL);
     snprintf(unpacked, sizeof(unpacked), "%s/unpacked", img.dir);

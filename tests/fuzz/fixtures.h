@@ -51,6 +51,38 @@ enum {
     FX_NOISE_MODES = 5,
 };
 
+/* fuzz_seal input: a flags byte, an 8-byte rng seed (the IV of a round
+ * trip, the spot a tamper hits), then the bytes under test: a sealed blob
+ * (decrypt) or a plaintext (round trip). The secret, code hash and user
+ * keys are fixed (fx_seal_*). */
+enum {
+    FX_SEAL_HEADER = 9,
+    FX_SEAL_KEYS_MASK = 3,       /* bits 0-1: how many user keys decrypt tries */
+    FX_SEAL_ROUND_TRIP = 4,      /* bit 2: seal the rest first, then open it */
+    FX_SEAL_SEALER_SHIFT = 3,    /* bits 3-4: round trip sealed with key 0..2, or 3: none */
+    FX_SEAL_TAMPER = 32,         /* bit 5: flip one bit of the sealed blob first */
+    FX_SEAL_RAGGED_KEYS = 64,    /* bit 6: user keys one byte short of whole keys */
+    FX_SEAL_USER_KEYS = 3,
+};
+
+static const uint8_t fx_seal_secret[32] = {
+    0x53, 0x65, 0x61, 0x6c, 0x69, 0x6e, 0x67, 0x20, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x20, 0x21,
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
+};
+
+static const uint8_t fx_seal_code_hash[32] = {
+    0xc0, 0xde, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+    0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d,
+};
+
+/* User key i is 32 bytes of 0xa0 + i. */
+static inline void fx_seal_user_keys(uint8_t keys[FX_SEAL_USER_KEYS * 32])
+{
+    for (size_t i = 0; i < FX_SEAL_USER_KEYS; i++) {
+        memset(keys + i * 32, 0xa0 + (int)i, 32);
+    }
+}
+
 /* splitmix64 over a seed taken from the input: deterministic ephemerals. */
 struct fx_rng {
     uint64_t state;

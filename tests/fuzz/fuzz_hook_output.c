@@ -97,10 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     host.h.ctx = &host;
     host.h.channel_belongs = belongs;
     host.h.deliver = deliver;
-    host.h.sealing_secret = sealing;
     status_trail_reset();
     ENCLAVED_ASSERT(process_new(1, "hook", (const uint8_t *)fx_hook_app, strlen(fx_hook_app),
-                                &limits, &host.h, &p) == STATUS_OK);
+                                &limits, &host.h, sealing, &p) == STATUS_OK);
     for (int i = 0; i < FX_HOOK_CHANNELS; i++) {
         host.open[i] = FX_HOOK_FIRST_CID + (uint32_t)i;
         host.is_open[i] = 1;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * Writes the seeds of the session, noise and hook_output corpora (run by
+ * Writes the seeds of the session, noise, hook_output and seal corpora (run by
  * scripts/fuzz-seeds): protocol transcripts a real client would send,
  * handshake messages from real peers, and hook output programs. Every
  * ephemeral key comes from a fixed seed, so each run writes the same bytes.
@@ -13,6 +13,7 @@
 #include <mbedtls/sha256.h>
 
 #include "enclaved.pb-c.h"
+#include "crypto/seal.h"
 #include "fixtures.h"
 #include "wire/frame.h"
 
@@ -505,6 +506,68 @@ static void hook_seeds(void)
 
 /* ============================================================ hook output } */
 
+/* {=================================================================== seal */
+
+/* A seal seed: flags, the 8-byte seed, then body. */
+static void seal_seed(const char *name, uint8_t flags, uint64_t seed, const uint8_t *body,
+                      size_t len)
+{
+    uint8_t *buf = malloc(FX_SEAL_HEADER + len);
+
+    if (buf == NULL) {
+        exit(EXIT_FAILURE);
+    }
+    buf[0] = flags;
+    memcpy(buf + 1, &seed, sizeof(seed));
+    if (len > 0) {
+        memcpy(buf + FX_SEAL_HEADER, body, len);
+    }
+    write_seed("seal", name, buf, FX_SEAL_HEADER + len);
+    free(buf);
+}
+
+/* Round trips of a few lengths with each sealer, tampered and ragged ones,
+ * and real sealed blobs for decrypt mode (whole, cut, bad version). */
+static void seal_seeds(void)
+{
+    static const size_t lengths[] = {0, 1, 31, 32, 33, 100};
+    uint8_t keys[FX_SEAL_USER_KEYS * SEAL_USER_KEY_LEN];
+    uint8_t plain[100];
+    uint8_t sealed[100 + SEAL_OVERHEAD];
+    struct fx_rng rng = {7};
+    size_t sealed_len = 0;
+    char name[64];
+
+    fx_seal_user_keys(keys);
+    for (size_t i = 0; i < sizeof(plain); i++) {
+        plain[i] = (uint8_t)(i * 13 + 1);
+    }
+    for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+        snprintf(name, sizeof(name), "rt-nokey-%zu", lengths[i]);
+        seal_seed(name, FX_SEAL_ROUND_TRIP | (3 << FX_SEAL_SEALER_SHIFT), i, plain, lengths[i]);
+        snprintf(name, sizeof(name), "rt-key1-of-2-%zu", lengths[i]);
+        seal_seed(name, FX_SEAL_ROUND_TRIP | (1 << FX_SEAL_SEALER_SHIFT) | 2, i, plain,
+                  lengths[i]);
+    }
+    seal_seed("rt-key2-not-tried", FX_SEAL_ROUND_TRIP | (2 << FX_SEAL_SEALER_SHIFT) | 2, 1, plain,
+              40);
+    seal_seed("rt-tamper", FX_SEAL_ROUND_TRIP | FX_SEAL_TAMPER | (3 << FX_SEAL_SEALER_SHIFT), 9,
+              plain, 64);
+    seal_seed("rt-ragged", FX_SEAL_ROUND_TRIP | FX_SEAL_RAGGED_KEYS | 1, 3, plain, 10);
+
+    ENCLAVED_ASSERT(seal_encrypt(fx_seal_secret, fx_seal_code_hash, keys, plain, 50, fx_rng_bytes,
+                                 &rng, sealed, &sealed_len) == STATUS_OK);
+    seal_seed("open-key0", 1, 0, sealed, sealed_len);
+    seal_seed("open-wrong-key", 0, 0, sealed, sealed_len);
+    seal_seed("open-cut", 1, 0, sealed, sealed_len - 1);
+    seal_seed("open-header-only", 1, 0, sealed, SEAL_OVERHEAD);
+    sealed[0] ^= 0xff;
+    seal_seed("open-bad-version", 1, 0, sealed, sealed_len);
+    seal_seed("open-empty", 3, 0, NULL, 0);
+}
+
+/* =================================================================== seal } */
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -515,6 +578,7 @@ int main(int argc, char **argv)
     session_seeds();
     noise_seeds();
     hook_seeds();
-    printf("fuzz-seedgen: %zu session, noise and hook_output seeds in %s\n", written, root);
+    seal_seeds();
+    printf("fuzz-seedgen: %zu session, noise, hook_output and seal seeds in %s\n", written, root);
     return EXIT_SUCCESS;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Targets session_feed, session_resume, session_output (frame_next, dispatch_frame, procs_handle_*, channel_handle_*, Noise responder), session_free, core_run_timers. */
+/* Targets session_feed, session_resume, session_output (frame_next, dispatch_frame, the request handlers, channel_input, the core_sink of sessions, Noise responder), session_free, core_run_timers. */
 /*
  * One connection to a fresh core that holds one echo process. The input is a
  * header (fixtures.h) and then the client's bytes, fed in reads whose sizes
@@ -21,10 +21,9 @@
 #include "core/procs.h"
 #include "wire/session.h"
 
-static void on_wake(void *ctx, struct session *s)
+static void on_wake(void *io_handle)
 {
-    (void)ctx;
-    (void)s;
+    (void)io_handle;
 }
 
 static void small_config(struct config *cfg)
@@ -78,7 +77,6 @@ static void drain(struct session *s, uint32_t max_frame)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct config cfg;
-    struct core_io io = {NULL, on_wake};
     struct core *core = NULL;
     struct session *s = NULL;
     struct proc *echo = NULL;
@@ -96,10 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     small_config(&cfg);
     log_set_level(LOG_ERROR);
     status_trail_reset();
-    ENCLAVED_ASSERT(core_new(&cfg, fx_keystore(FX_SERVER_KEY_BYTE), &io, &core) == STATUS_OK);
-    ENCLAVED_ASSERT(procs_create(core, "echo", (const uint8_t *)fx_echo_app, strlen(fx_echo_app),
+    ENCLAVED_ASSERT(core_new(&cfg, fx_keystore(FX_SERVER_KEY_BYTE), &core) == STATUS_OK);
+    ENCLAVED_ASSERT(procs_create(core->processes, "echo", (const uint8_t *)fx_echo_app, strlen(fx_echo_app),
                                  0, &echo) == STATUS_OK);
-    ENCLAVED_ASSERT(session_new(core, NULL, &s) == STATUS_OK);
+    ENCLAVED_ASSERT(session_new(core, on_wake, NULL, &s) == STATUS_OK);
 
     while (size > 0 && !session_should_close(s)) {
         size_t n = sizes[i++ % 3];

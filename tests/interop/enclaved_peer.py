@@ -62,6 +62,8 @@ class Server:
 
     def __init__(self, binary, io, workdir, extra_args=(), userdata=None):
         self.log_path = os.path.join(workdir, "server-%d.log" % id(self))
+        # scripts/cross-ppc runs the suite against the ppc server under qemu.
+        binary = os.environ.get("ENCLAVED_TEST_SERVER") or binary
         args = [binary, "--listen", "127.0.0.1:0", "--io", io]
         args += ["--userdata", userdata] if userdata else ["--ephemeral-keys"]
         args += list(extra_args)

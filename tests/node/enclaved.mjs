@@ -80,6 +80,8 @@ export async function spawnReady(argv, pattern, logPath, timeoutMs = 10000) {
 }
 
 export function startServer(binary, io, dir, extra = []) {
+  // scripts/cross-ppc runs the suite against the ppc server under qemu.
+  binary = process.env.ENCLAVED_TEST_SERVER || binary;
   return spawnReady([binary, '--listen', '127.0.0.1:0', '--io', io, '--ephemeral-keys', ...extra],
                     /enclaved: listening on [0-9.]+:([0-9]+)\n/,
                     path.join(dir, `enclaved-${io}.log`));
@@ -290,4 +292,78 @@ export function pattern(n, seed = 0) {
     b[i] = (i * 131 + seed * 7 + (i >> 8)) & 0xff;
   }
   return b;
+}
+
+// The enclaved C-library client, driven through nk_peer's stdin/stdout.
+export class CPeer {
+  constructor(binary, port, serverKey, hash) {
+    this.child = spawn(binary, ['127.0.0.1', String(port), serverKey.toString('hex'),
+                                hash.toString('hex')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.buf = Buffer.alloc(0);
+    this.wake = null;
+    this.child.stdout.on('data', (d) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wake?.();
+    });
+    this.child.stdout.on('end', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+  }
+
+  async take(n) {
+    const deadline = Date.now() + 20000;
+    while (this.buf.length < n) {
+      if (this.ended || Date.now() > deadline) {
+        throw new Error(`nk_peer ended or stalled (${this.buf.length} of ${n} bytes)`);
+      }
+      await new Promise((r) => { this.wake = r; setTimeout(r, 200); });
+    }
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+
+  async opened() {
+    const line = (await this.take(5)).toString();
+    if (line !== 'open\n') {
+      throw new Error(`nk_peer did not open its channel: ${JSON.stringify(line)}`);
+    }
+  }
+
+  async answer() {
+    const head = await this.take(5);
+    const body = await this.take(head.readUInt32BE(1));
+    return { status: head[0], body: Buffer.from(body) };
+  }
+
+  async send(msg) {
+    const head = Buffer.alloc(5);
+    head[0] = 's'.charCodeAt(0);
+    head.writeUInt32BE(msg.length, 1);
+    this.child.stdin.write(Buffer.concat([head, msg]));
+    const a = await this.answer();
+    if (a.status !== Status.OK) {
+      throw new Error(`nk_peer send failed: ${a.status} ${a.body}`);
+    }
+  }
+
+  recv() {
+    this.child.stdin.write('r');
+    return this.answer();
+  }
+
+  kill() {
+    if (this.child.exitCode === null) {
+      this.child.kill('SIGKILL');
+    }
+  }
+
+  async quit() {
+    this.child.stdin.write('q');
+    const code = await new Promise((r) => this.child.once('exit', r));
+    if (code !== 0) {
+      throw new Error(`nk_peer exited ${code}`);
+    }
+  }
 }

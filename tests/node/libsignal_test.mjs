@@ -13,7 +13,6 @@
 // ENCLAVED_REQUIRE_LIBSIGNAL=1 that is a failure instead.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -109,85 +108,30 @@ test('messages of every size echo both ways in libsignal framing', async () => {
   assert.equal(client.establishedSend(Buffer.alloc(0)).length, 0, 'libsignal sends zero bytes for ""');
 });
 
-// The enclaved C-library client, driven through nk_peer's stdin/stdout.
-class CPeer {
-  constructor(port, hash) {
-    this.child = spawn(args.peer, ['127.0.0.1', String(port), serverKey.toString('hex'),
-                                   hash.toString('hex')], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.buf = Buffer.alloc(0);
-    this.wake = null;
-    this.child.stdout.on('data', (d) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.wake?.();
-    });
-    this.child.stdout.on('end', () => {
-      this.ended = true;
-      this.wake?.();
-    });
-  }
-
-  async take(n) {
-    const deadline = Date.now() + 20000;
-    while (this.buf.length < n) {
-      if (this.ended || Date.now() > deadline) {
-        throw new Error(`nk_peer ended or stalled (${this.buf.length} of ${n} bytes)`);
-      }
-      await new Promise((r) => { this.wake = r; setTimeout(r, 200); });
-    }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
-  }
-
-  async opened() {
-    assert.equal((await this.take(5)).toString(), 'open\n', 'nk_peer opened its channel');
-  }
-
-  async answer() {
-    const head = await this.take(5);
-    const body = await this.take(head.readUInt32BE(1));
-    return { status: head[0], body: Buffer.from(body) };
-  }
-
-  async send(msg) {
-    const head = Buffer.alloc(5);
-    head[0] = 's'.charCodeAt(0);
-    head.writeUInt32BE(msg.length, 1);
-    this.child.stdin.write(Buffer.concat([head, msg]));
-    assert.equal((await this.answer()).status, E.Status.OK, 'nk_peer sent');
-  }
-
-  recv() {
-    this.child.stdin.write('r');
-    return this.answer();
-  }
-
-  async quit() {
-    this.child.stdin.write('q');
-    const code = await new Promise((r) => this.child.once('exit', r));
-    assert.equal(code, 0, 'nk_peer exits 0');
-  }
-}
-
 test('broadcast between a libsignal client and an enclaved C-library client', async () => {
   const source = fs.readFileSync(path.join(args['source-root'], 'userdata', 'apps', 'broadcast.lua'));
   const bc = await conn.createProcess('broadcast', source);
   const { cid, client } = await openLibsignal(conn, bc.hash);
-  const peer = new CPeer(server.port, bc.hash);
-  await peer.opened();
-  for (const n of SIZES) {
-    const fromSignal = E.pattern(n, 1);
-    conn.sendData(cid, client.establishedSend(fromSignal));
-    const got = await peer.recv();
-    assert.equal(got.status, E.Status.OK, `C client receive: ${got.body}`);
-    assert.ok(got.body.equals(fromSignal), `${n} bytes libsignal -> C came as ${got.body.length}`);
+  const peer = new E.CPeer(args.peer, server.port, serverKey, bc.hash);
+  try {
+    await peer.opened();
+    for (const n of SIZES) {
+      const fromSignal = E.pattern(n, 1);
+      conn.sendData(cid, client.establishedSend(fromSignal));
+      const got = await peer.recv();
+      assert.equal(got.status, E.Status.OK, `C client receive: ${got.body}`);
+      assert.ok(got.body.equals(fromSignal), `${n} bytes libsignal -> C came as ${got.body.length}`);
 
-    const fromC = E.pattern(n, 2);
-    await peer.send(fromC);
-    const back = Buffer.from(client.establishedRecv(await conn.expectData(cid)));
-    assert.ok(back.equals(fromC), `${n} bytes C -> libsignal came as ${back.length}`);
+      const fromC = E.pattern(n, 2);
+      await peer.send(fromC);
+      const back = Buffer.from(client.establishedRecv(await conn.expectData(cid)));
+      assert.ok(back.equals(fromC), `${n} bytes C -> libsignal came as ${back.length}`);
+    }
+    await peer.quit();
+  } finally {
+    peer.kill();
+    conn.sendClose(cid);
   }
-  await peer.quit();
 });
 
 test('a host cutting a message at a chunk boundary: DATA_LOSS for a strict client only', async () => {
@@ -245,16 +189,19 @@ function hostileRelay(port, cut) {
 
 test('the C library asks for strict framing: a relay that cuts its message gets DATA_LOSS', async () => {
   const relay = await hostileRelay(server.port, 2 * E.NOISE_MAX);
-  const peer = new CPeer(relay.address().port, echo.hash);
-  await peer.opened();
-  await peer.send(E.pattern(100));
-  assert.ok((await peer.recv()).body.equals(E.pattern(100)), 'uncut messages pass the relay');
-  await peer.send(E.pattern(2 * E.CHUNK + 1));
-  const got = await peer.recv();
-  assert.equal(relay.cuts, 1, 'the relay cut one message');
-  assert.equal(got.status, E.Status.DATA_LOSS, `C client sees ${got.status} ${got.body}`);
-  assert.equal(got.body.toString(), 'decrypt failed');
-  peer.child.stdin.end();
-  await new Promise((r) => peer.child.once('exit', r));
-  await new Promise((r) => relay.close(r));
+  const peer = new E.CPeer(args.peer, relay.address().port, serverKey, echo.hash);
+  try {
+    await peer.opened();
+    await peer.send(E.pattern(100));
+    assert.ok((await peer.recv()).body.equals(E.pattern(100)), 'uncut messages pass the relay');
+    await peer.send(E.pattern(2 * E.CHUNK + 1));
+    const got = await peer.recv();
+    assert.equal(relay.cuts, 1, 'the relay cut one message');
+    assert.equal(got.status, E.Status.DATA_LOSS, `C client sees ${got.status} ${got.body}`);
+    assert.equal(got.body.toString(), 'decrypt failed');
+  } finally {
+    peer.kill();
+    relay.close();
+    relay.closeAllConnections?.();
+  }
 });

@@ -47,7 +47,9 @@ static void answer(status_t st, const uint8_t *data, size_t len)
                        (uint8_t)(len >> 8), (uint8_t)len};
 
     fwrite(head, 1, sizeof(head), stdout);
-    fwrite(data, 1, len, stdout);
+    if (len > 0) {
+        fwrite(data, 1, len, stdout);
+    }
     fflush(stdout);
 }
 

@@ -21,6 +21,7 @@ struct rec_output {
 
 struct apphost {
     struct process_host host;
+    const uint8_t *sealing_secret;  /* passed to process_new; NULL: no sealing */
     uint32_t open[APPHOST_CHANNELS];
     size_t open_count;
     struct rec_output *outs;
@@ -79,7 +80,7 @@ static inline void apphost_init(struct apphost *h)
 {
     memset(h, 0, sizeof(*h));
     h->host.ctx = h;
-    h->host.sealing_secret = apphost_sealing_secret;
+    h->sealing_secret = apphost_sealing_secret;
     h->host.channel_belongs = apphost_belongs;
     h->host.deliver = apphost_deliver;
 }
@@ -115,7 +116,8 @@ static inline struct process *apphost_new(struct apphost *h, const char *src)
     struct process_limits l = apphost_limits();
     struct process *p = NULL;
     status_trail_reset();
-    status_t s = process_new(1, "test", (const uint8_t *)src, strlen(src), &l, &h->host, &p);
+    status_t s = process_new(1, "test", (const uint8_t *)src, strlen(src), &l, &h->host,
+                             h->sealing_secret, &p);
     ck_assert_msg(s == STATUS_OK, "process_new: %s: %s", status_name(s), status_trail_message());
     return p;
 }

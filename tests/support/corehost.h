@@ -17,15 +17,18 @@
 #include "crypto/keystore.h"
 #include "wire/session.h"
 
+enum { COREHOST_SESSIONS = 64 };
+
 struct corehost {
     struct core *core;
+    struct session *sessions[COREHOST_SESSIONS];  /* NULL once freed */
+    size_t session_count;
     size_t wakes;
 };
 
-static inline void corehost_wake(void *ctx, struct session *s)
+static inline void corehost_wake(void *io_handle)
 {
-    struct corehost *h = ctx;
-    (void)s;
+    struct corehost *h = io_handle;
     h->wakes++;
 }
 
@@ -35,7 +38,6 @@ static inline void corehost_init(struct corehost *h, const struct config *cfg)
     struct config defaults;
     struct keystore *ks = NULL;
     uint8_t priv[32], secret[32];
-    struct core_io io;
 
     memset(h, 0, sizeof(*h));
     if (cfg == NULL) {
@@ -45,23 +47,34 @@ static inline void corehost_init(struct corehost *h, const struct config *cfg)
     memset(priv, 0x11, sizeof(priv));
     memset(secret, 0x22, sizeof(secret));
     ck_assert_int_eq(keystore_new(priv, secret, &ks), STATUS_OK);
-    io.ctx = h;
-    io.wake = corehost_wake;
-    ck_assert_int_eq(core_new(cfg, ks, &io, &h->core), STATUS_OK);
+    ck_assert_int_eq(core_new(cfg, ks, &h->core), STATUS_OK);
 }
 
 static inline struct session *corehost_session(struct corehost *h)
 {
     struct session *s = NULL;
-    ck_assert_int_eq(session_new(h->core, h, &s), STATUS_OK);
+    ck_assert_uint_lt(h->session_count, COREHOST_SESSIONS);
+    ck_assert_int_eq(session_new(h->core, corehost_wake, h, &s), STATUS_OK);
+    h->sessions[h->session_count++] = s;
     return s;
+}
+
+/* Frees one session made by corehost_session. */
+static inline void corehost_free_session(struct corehost *h, struct session *s)
+{
+    for (size_t i = 0; i < h->session_count; i++) {
+        if (h->sessions[i] == s) {
+            h->sessions[i] = NULL;
+        }
+    }
+    session_free(s);
 }
 
 /* Frees the sessions still open, then the core. */
 static inline void corehost_clear(struct corehost *h)
 {
-    while (h->core->sessions != NULL) {
-        session_free(h->core->sessions);
+    for (size_t i = 0; i < h->session_count; i++) {
+        session_free(h->sessions[i]);
     }
     core_free(h->core);
 }

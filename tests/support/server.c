@@ -56,6 +56,51 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* The server to run: $ENCLAVED_TEST_SERVER when set (scripts/cross-ppc
+ * points it at a script that runs the cross-built server under qemu-ppc),
+ * else the enclaved of this build. */
+static const char *server_binary(void)
+{
+    const char *bin = getenv("ENCLAVED_TEST_SERVER");
+
+    return bin != NULL && bin[0] != '\0' ? bin : ENCLAVED_BIN;
+}
+
+/* $ENCLAVED_TEST_PRELOAD, when set, is LD_PRELOADed into every server (the
+ * allow-list runs of whole suites in tests/meson.build, with the module's
+ * own settings in the environment). Set in the child only. */
+static int preload_env(void)
+{
+    const char *module = getenv("ENCLAVED_TEST_PRELOAD");
+
+    if (module == NULL || module[0] == '\0') {
+        return 0;
+    }
+    /* As test_seccomp.c: the loader registered the main thread's rseq
+     * before the filter, so new threads must not try. */
+    if (setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1) != 0) {
+        return -1;
+    }
+    return setenv("LD_PRELOAD", module, 1);
+}
+
+/* Under ENCLAVED_TEST_PRELOAD, a server that met a call off the list fails
+ * the test, naming the call (seccomp_preload's log line). */
+static void check_preload_log(const char *log)
+{
+    const char *line = strstr(log, "seccomp_preload: ");
+
+    if (getenv("ENCLAVED_TEST_PRELOAD") == NULL) {
+        return;
+    }
+    ck_assert_msg(line != NULL && strstr(log, "filter installed before main") != NULL,
+                  "ENCLAVED_TEST_PRELOAD is set but the filter did not go in");
+    line = strstr(log, "off-list syscall ");
+    if (line != NULL) {
+        ck_abort_msg("enclaved met %.*s", (int)strcspn(line, "\n"), line);
+    }
+}
+
 int test_server_try_start(struct test_server *ts, const char *const *extra_args)
 {
     return test_server_try_start_env(ts, extra_args, NULL);
@@ -73,7 +118,7 @@ int test_server_try_start_env(struct test_server *ts, const char *const *extra_a
     snprintf(ts->dir, sizeof(ts->dir), "/tmp/enclaved-test-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(ts->dir));
     snprintf(ts->log_path, sizeof(ts->log_path), "%s/server.log", ts->dir);
-    argv[argc++] = ENCLAVED_BIN;
+    argv[argc++] = server_binary();
     argv[argc++] = "--listen";
     argv[argc++] = "127.0.0.1:0";
     argv[argc++] = "--io";
@@ -105,7 +150,10 @@ int test_server_try_start_env(struct test_server *ts, const char *const *extra_a
                 _exit(127);
             }
         }
-        execv(ENCLAVED_BIN, (char *const *)argv);
+        if (preload_env() != 0) {
+            _exit(127);
+        }
+        execv(server_binary(), (char *const *)argv);
         _exit(127);
     }
     for (int waited = 0; waited < READY_TIMEOUT_MS; waited += 5) {
@@ -161,6 +209,7 @@ char *test_server_stop_with_log(struct test_server *ts, size_t *len)
         ts->pid = 0;
     }
     log = test_server_read_log(ts, len);
+    check_preload_log(log);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ts->dir);
     ck_assert_int_eq(system(cmd), 0);
     return log;

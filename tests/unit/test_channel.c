@@ -1,29 +1,29 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * Channels driven sans-I/O: raw and Noise NK/KK channels against an
- * in-process Noise peer, every chunk boundary, and every failure of the
- * Noise issue (malformed, unacceptable hash, wrong key, tampered, replayed,
- * reordered, after close, timeout), each closing with its status and a
- * fixed reason while a neighbour channel keeps working.
+ * Channels driven through the channel table, no wire: raw and Noise NK/KK
+ * channels against an in-process Noise peer, every chunk boundary, and every
+ * failure of the Noise issue (malformed, unacceptable hash, wrong key,
+ * tampered, replayed, reordered, after close, timeout), each closing with
+ * its status and a fixed reason while a neighbour channel keeps working.
+ * What the core sends is read from a fake sink (fakesink.h).
  */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "corehost.h"
 #include "libsignal_frame.h"
 #include "crypto/noise.h"
-#include "platform/platform.h"
-#include "core/procs.h"
 #include "crypto/rng.h"
+#include "fakesink.h"
+#include "platform/platform.h"
 
 static const char echo_app[] =
     "function HandleChannelCreate(cid, t) return {{cid, 'type ' .. t}} end\n"
     "function HandleChannelMessage(cid, msg) return {{cid, msg}} end\n";
 
 struct fixture {
-    struct corehost h;
-    struct session *s;
+    struct fakecore h;
+    struct fakesink owner;
     struct proc *proc;
     uint8_t hash[32];
     uint64_t next_id;
@@ -32,75 +32,49 @@ struct fixture {
 static void fixture_init(struct fixture *fx, const struct config *cfg)
 {
     memset(fx, 0, sizeof(*fx));
-    corehost_init(&fx->h, cfg);
-    fx->s = corehost_session(&fx->h);
-    ck_assert_int_eq(procs_create(fx->h.core, "echo", (const uint8_t *)echo_app, strlen(echo_app),
+    fakecore_init(&fx->h, cfg);
+    fakesink_init(&fx->owner);
+    ck_assert_int_eq(procs_create(fx->h.core->processes, "echo", (const uint8_t *)echo_app,
+                                  strlen(echo_app),
                                   0, &fx->proc),
                      STATUS_OK);
     memcpy(fx->hash, process_code_hash(fx->proc->lua), 32);
     fx->next_id = 1;
 }
 
-static uint32_t open_channel(struct fixture *fx, Enclaved__ChannelType type)
+static void fixture_clear(struct fixture *fx)
 {
-    Enclaved__Request req = ENCLAVED__REQUEST__INIT;
-    Enclaved__ChannelOpen body = ENCLAVED__CHANNEL_OPEN__INIT;
-    Enclaved__ServerFrame *f;
-    uint32_t cid;
+    fakesink_clear(&fx->owner, fx->h.core);
+    fakecore_clear(&fx->h);
+}
 
-    body.target_case = ENCLAVED__CHANNEL_OPEN__TARGET_CODE_HASH;
-    body.code_hash.data = fx->hash;
-    body.code_hash.len = 32;
-    body.type = type;
-    req.id = fx->next_id++;
-    req.body_case = ENCLAVED__REQUEST__BODY_CHANNEL_OPEN;
-    req.channel_open = &body;
-    corehost_request(fx->s, &req);
-    f = corehost_expect_response(fx->s, req.id, STATUS_OK);
-    cid = f->response->channel_opened->channel_id;
-    enclaved__server_frame__free_unpacked(f, NULL);
-    return cid;
+/* Opens a channel to the process with fx->hash, as dispatch would. */
+static uint32_t open_channel(struct fixture *fx, enum channel_type type)
+{
+    struct proc_target target = {.kind = PROC_TARGET_CODE_HASH, .code_hash = fx->hash,
+                                 .code_hash_len = 32};
+    struct proc *p = NULL;
+
+    ck_assert_int_eq(procs_resolve(fx->h.core->processes, &target, &p), STATUS_OK);
+    return fakecore_open(&fx->h, &fx->owner, p, type);
 }
 
 static void send_data(struct fixture *fx, uint32_t cid, const uint8_t *data, size_t len)
 {
-    Enclaved__ClientFrame f = ENCLAVED__CLIENT_FRAME__INIT;
-    Enclaved__ChannelData d = ENCLAVED__CHANNEL_DATA__INIT;
-
-    d.channel_id = cid;
-    d.data.data = (uint8_t *)data;
-    d.data.len = len;
-    f.kind_case = ENCLAVED__CLIENT_FRAME__KIND_CHANNEL_DATA;
-    f.channel_data = &d;
-    corehost_send(fx->s, &f);
+    channel_input(fx->h.core->channels, &fx->owner.owner, cid, data, len);
 }
 
-/* Pops ChannelData for cid; the caller frees the frame. */
-static Enclaved__ServerFrame *expect_data(struct fixture *fx, uint32_t cid)
+/* Pops channel data for cid; the caller frees it with sink_event_free. */
+static struct sink_event *expect_data(struct fixture *fx, uint32_t cid)
 {
-    Enclaved__ServerFrame *f = corehost_next(fx->s);
-
-    ck_assert_ptr_nonnull(f);
-    ck_assert_msg(f->kind_case == ENCLAVED__SERVER_FRAME__KIND_CHANNEL_DATA,
-                  "kind %d (closed: %s)", f->kind_case,
-                  f->kind_case == ENCLAVED__SERVER_FRAME__KIND_CHANNEL_CLOSED
-                      ? f->channel_closed->reason
-                      : "");
-    ck_assert_uint_eq(f->channel_data->channel_id, cid);
-    return f;
+    return fakesink_expect_data(&fx->owner, cid);
 }
 
+/* Pops the close of cid, and asserts nothing else was sent. */
 static void expect_closed(struct fixture *fx, uint32_t cid, status_t status, const char *reason)
 {
-    Enclaved__ServerFrame *f = corehost_next(fx->s);
-
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(f->kind_case, ENCLAVED__SERVER_FRAME__KIND_CHANNEL_CLOSED);
-    ck_assert_uint_eq(f->channel_closed->channel_id, cid);
-    ck_assert_int_eq(f->channel_closed->status, status);
-    ck_assert_str_eq(f->channel_closed->reason, reason);
-    enclaved__server_frame__free_unpacked(f, NULL);
-    ck_assert_ptr_null(corehost_next(fx->s));
+    fakesink_expect_closed(&fx->owner, cid, status, reason);
+    ck_assert_ptr_null(fx->owner.head);
 }
 
 /* The client side of an NK channel, as a real client would run it. */
@@ -117,7 +91,7 @@ static void peer_start_nk(struct fixture *fx, struct peer *p, const uint8_t *pay
     size_t len = 0;
 
     memset(p, 0, sizeof(*p));
-    p->cid = open_channel(fx, ENCLAVED__CHANNEL_TYPE__CLIENT_NK);
+    p->cid = open_channel(fx, CHANNEL_TYPE_CLIENT_NK);
     ck_assert_int_eq(noise_handshake_new(NOISE_PATTERN_NK, NOISE_ROLE_INITIATOR, NULL,
                                          server_key, NULL, 0, rng_bytes, NULL, &p->hs),
                      STATUS_OK);
@@ -130,17 +104,17 @@ static void peer_start_nk(struct fixture *fx, struct peer *p, const uint8_t *pay
 /* Reads the server's handshake reply and checks the attested code hash. */
 static void peer_finish(struct fixture *fx, struct peer *p)
 {
-    Enclaved__ServerFrame *f = expect_data(fx, p->cid);
+    struct sink_event *f = expect_data(fx, p->cid);
     uint8_t payload[64];
     size_t len = 0;
 
-    ck_assert_int_eq(noise_handshake_read_message(p->hs, f->channel_data->data.data,
-                                                  f->channel_data->data.len, payload,
+    ck_assert_int_eq(noise_handshake_read_message(p->hs, f->data,
+                                                  f->len, payload,
                                                   sizeof(payload), &len),
                      STATUS_OK);
     ck_assert_uint_eq(len, 32);
     ck_assert_mem_eq(payload, fx->hash, 32);
-    enclaved__server_frame__free_unpacked(f, NULL);
+    sink_event_free(f);
     ck_assert(noise_handshake_is_complete(p->hs));
     ck_assert_int_eq(noise_handshake_split(p->hs, &p->t), STATUS_OK);
     noise_handshake_free(p->hs);
@@ -162,19 +136,19 @@ static void peer_send(struct fixture *fx, struct peer *p, const uint8_t *pt, siz
 /* Pops ChannelData, decrypts it and compares with want. */
 static void peer_expect(struct fixture *fx, struct peer *p, const uint8_t *want, size_t want_len)
 {
-    Enclaved__ServerFrame *f = expect_data(fx, p->cid);
-    size_t len = f->channel_data->data.len;
+    struct sink_event *f = expect_data(fx, p->cid);
+    size_t len = f->len;
     uint8_t *pt = malloc(len ? len : 1);
     size_t pt_len = 0;
 
     ck_assert_ptr_nonnull(pt);
-    ck_assert_int_eq(noise_transport_decrypt(&p->t, f->channel_data->data.data, len, pt, len,
+    ck_assert_int_eq(noise_transport_decrypt(&p->t, f->data, len, pt, len,
                                              &pt_len),
                      STATUS_OK);
     ck_assert_uint_eq(pt_len, want_len);
     ck_assert(want_len == 0 || memcmp(pt, want, want_len) == 0);
     free(pt);
-    enclaved__server_frame__free_unpacked(f, NULL);
+    sink_event_free(f);
 }
 
 static void peer_clear(struct peer *p)
@@ -217,20 +191,20 @@ static void peer_send_libsignal(struct fixture *fx, struct peer *p, const uint8_
 START_TEST(test_raw_channel_echoes_and_closes_once)
 {
     struct fixture fx;
-    Enclaved__ServerFrame *f;
+    struct sink_event *f;
     uint32_t cid;
 
     fixture_init(&fx, NULL);
-    cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
+    cid = open_channel(&fx, CHANNEL_TYPE_RAW);
     f = expect_data(&fx, cid);
-    ck_assert_uint_eq(f->channel_data->data.len, 6);
-    ck_assert_mem_eq(f->channel_data->data.data, "type 1", 6);
-    enclaved__server_frame__free_unpacked(f, NULL);
+    ck_assert_uint_eq(f->len, 6);
+    ck_assert_mem_eq(f->data, "type 1", 6);
+    sink_event_free(f);
     send_data(&fx, cid, (const uint8_t *)"hi", 2);
     f = expect_data(&fx, cid);
-    ck_assert_mem_eq(f->channel_data->data.data, "hi", 2);
-    enclaved__server_frame__free_unpacked(f, NULL);
-    corehost_clear(&fx.h);
+    ck_assert_mem_eq(f->data, "hi", 2);
+    sink_event_free(f);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -256,7 +230,7 @@ START_TEST(test_nk_handshake_attests_and_echoes_every_chunk_boundary)
     ck_assert_uint_eq(fx.h.core->stats.handshakes_ok, 1);
     peer_clear(&p);
     free(msg);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -272,7 +246,7 @@ START_TEST(test_nk_accepts_hash_among_several)
     peer_start_nk(&fx, &p, hashes, sizeof(hashes), keystore_public_key(fx.h.core->keystore));
     peer_finish(&fx, &p);
     peer_clear(&p);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -313,7 +287,7 @@ START_TEST(test_nk_handshake_failures_close_with_permission_denied)
     /* Truncated and garbage first messages. */
     for (size_t len = 0; len < 80; len += 7) {
         uint8_t junk[80];
-        uint32_t cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__CLIENT_NK);
+        uint32_t cid = open_channel(&fx, CHANNEL_TYPE_CLIENT_NK);
         memset(junk, 0x33, sizeof(junk));
         send_data(&fx, cid, junk, len);
         expect_closed(&fx, cid, STATUS_PERMISSION_DENIED, "handshake failed");
@@ -323,7 +297,7 @@ START_TEST(test_nk_handshake_failures_close_with_permission_denied)
     peer_send(&fx, &neighbour, (const uint8_t *)"still here", 10);
     peer_expect(&fx, &neighbour, (const uint8_t *)"still here", 10);
     peer_clear(&neighbour);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -370,7 +344,7 @@ START_TEST(test_nk_transport_tamper_replay_reorder_close_with_data_loss)
     expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
     /* Data after close is dropped without a second ChannelClosed. */
     send_data(&fx, p.cid, first, first_len);
-    ck_assert_ptr_null(corehost_next(fx.s));
+    ck_assert_ptr_null(fakesink_next(&fx.owner));
     peer_clear(&p);
 
     /* A length no encrypt produces. */
@@ -402,7 +376,7 @@ START_TEST(test_nk_transport_tamper_replay_reorder_close_with_data_loss)
     peer_send(&fx, &neighbour, (const uint8_t *)"ok", 2);
     peer_expect(&fx, &neighbour, (const uint8_t *)"ok", 2);
     peer_clear(&neighbour);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -416,16 +390,16 @@ START_TEST(test_handshake_that_never_finishes_times_out)
     config_defaults(&cfg);
     cfg.handshake_timeout_ms = 50;
     fixture_init(&fx, &cfg);
-    cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__CLIENT_NK);
+    cid = open_channel(&fx, CHANNEL_TYPE_CLIENT_NK);
     due = core_next_timeout_ms(fx.h.core, platform_monotonic_ms());
     ck_assert_int_ge(due, 0);
     ck_assert_int_le(due, 50);
     core_run_timers(fx.h.core, platform_monotonic_ms());
-    ck_assert_ptr_null(corehost_next(fx.s));
+    ck_assert_ptr_null(fakesink_next(&fx.owner));
     core_run_timers(fx.h.core, platform_monotonic_ms() + 51);
     expect_closed(&fx, cid, STATUS_PERMISSION_DENIED, "handshake failed");
     ck_assert_int_eq(core_next_timeout_ms(fx.h.core, platform_monotonic_ms()), -1);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -450,21 +424,21 @@ START_TEST(test_kk_both_directions_with_the_fleet_key)
     struct peer p;
     uint8_t fleet[32], msg[256], payload[64];
     size_t len = 0, plen = 0;
-    Enclaved__ServerFrame *f;
+    struct sink_event *f;
 
-    memset(fleet, 0x11, sizeof(fleet)); /* corehost's server key */
+    memset(fleet, 0x11, sizeof(fleet)); /* fakecore's server key */
     fixture_init(&fx, NULL);
 
-    /* Server initiates: its first message follows the ChannelOpen response. */
+    /* Server initiates: its first message follows channel_start. */
     memset(&p, 0, sizeof(p));
     kk_peer_new(&fx, NOISE_ROLE_RESPONDER, fleet, &ks, &hs);
-    p.cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_INITIATOR);
+    p.cid = open_channel(&fx, CHANNEL_TYPE_SERVER_KK_INITIATOR);
     f = expect_data(&fx, p.cid);
-    ck_assert_int_eq(noise_handshake_read_message(hs, f->channel_data->data.data,
-                                                  f->channel_data->data.len, payload,
+    ck_assert_int_eq(noise_handshake_read_message(hs, f->data,
+                                                  f->len, payload,
                                                   sizeof(payload), &plen),
                      STATUS_OK);
-    enclaved__server_frame__free_unpacked(f, NULL);
+    sink_event_free(f);
     ck_assert_uint_eq(plen, 32);
     ck_assert_mem_eq(payload, fx.hash, 32);
     ck_assert_int_eq(noise_handshake_write_message(hs, fx.hash, 32, msg, sizeof(msg), &len),
@@ -481,7 +455,7 @@ START_TEST(test_kk_both_directions_with_the_fleet_key)
     /* Server responds. */
     memset(&p, 0, sizeof(p));
     kk_peer_new(&fx, NOISE_ROLE_INITIATOR, fleet, &ks, &p.hs);
-    p.cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
+    p.cid = open_channel(&fx, CHANNEL_TYPE_SERVER_KK_RESPONDER);
     ck_assert_int_eq(noise_handshake_write_message(p.hs, fx.hash, 32, msg, sizeof(msg), &len),
                      STATUS_OK);
     send_data(&fx, p.cid, msg, len);
@@ -490,7 +464,7 @@ START_TEST(test_kk_both_directions_with_the_fleet_key)
     peer_expect(&fx, &p, (const uint8_t *)"type 3", 6);
     peer_clear(&p);
     ck_assert_uint_eq(fx.h.core->stats.handshakes_ok, 2);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -510,7 +484,7 @@ START_TEST(test_kk_rejects_other_code_or_other_key)
     /* Same key, different code hash. */
     memset(&p, 0, sizeof(p));
     kk_peer_new(&fx, NOISE_ROLE_INITIATOR, fleet, &ks, &p.hs);
-    p.cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
+    p.cid = open_channel(&fx, CHANNEL_TYPE_SERVER_KK_RESPONDER);
     ck_assert_int_eq(noise_handshake_write_message(p.hs, other_hash, 32, msg, sizeof(msg), &len),
                      STATUS_OK);
     send_data(&fx, p.cid, msg, len);
@@ -521,14 +495,14 @@ START_TEST(test_kk_rejects_other_code_or_other_key)
     /* Right code hash, a static key outside the fleet. */
     memset(&p, 0, sizeof(p));
     kk_peer_new(&fx, NOISE_ROLE_INITIATOR, stranger, &ks, &p.hs);
-    p.cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
+    p.cid = open_channel(&fx, CHANNEL_TYPE_SERVER_KK_RESPONDER);
     ck_assert_int_eq(noise_handshake_write_message(p.hs, fx.hash, 32, msg, sizeof(msg), &len),
                      STATUS_OK);
     send_data(&fx, p.cid, msg, len);
     expect_closed(&fx, p.cid, STATUS_PERMISSION_DENIED, "handshake failed");
     peer_clear(&p);
     keystore_free(ks);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -542,10 +516,10 @@ static void open_kk(struct fixture *fx, struct peer *p)
     uint8_t fleet[32], msg[256];
     size_t len = 0;
 
-    memset(fleet, 0x11, sizeof(fleet)); /* corehost's server key */
+    memset(fleet, 0x11, sizeof(fleet)); /* fakecore's server key */
     memset(p, 0, sizeof(*p));
     kk_peer_new(fx, NOISE_ROLE_INITIATOR, fleet, &ks, &p->hs);
-    p->cid = open_channel(fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
+    p->cid = open_channel(fx, CHANNEL_TYPE_SERVER_KK_RESPONDER);
     ck_assert_int_eq(noise_handshake_write_message(p->hs, fx->hash, 32, msg, sizeof(msg), &len),
                      STATUS_OK);
     send_data(fx, p->cid, msg, len);
@@ -580,7 +554,7 @@ START_TEST(test_nk_default_framing_takes_libsignal_messages)
     }
     peer_clear(&p);
     free(msg);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -597,7 +571,7 @@ START_TEST(test_nk_empty_channel_data_first_is_the_empty_message)
     struct peer p;
 
     fixture_init(&fx, NULL);
-    ck_assert_int_eq(procs_create(fx.h.core, "quiet", (const uint8_t *)quiet_echo,
+    ck_assert_int_eq(procs_create(fx.h.core->processes, "quiet", (const uint8_t *)quiet_echo,
                                   strlen(quiet_echo), 0, &quiet),
                      STATUS_OK);
     memcpy(fx.hash, process_code_hash(quiet->lua), 32);
@@ -611,25 +585,25 @@ START_TEST(test_nk_empty_channel_data_first_is_the_empty_message)
     peer_expect(&fx, &p, (const uint8_t *)"next", 4);
     ck_assert_uint_eq(fx.h.core->stats.limit_hits, 0);
     peer_clear(&p);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
 START_TEST(test_raw_empty_channel_data_is_the_empty_message)
 {
     struct fixture fx;
-    Enclaved__ServerFrame *f;
+    struct sink_event *f;
     uint32_t cid;
 
     fixture_init(&fx, NULL);
-    cid = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
-    enclaved__server_frame__free_unpacked(expect_data(&fx, cid), NULL);
+    cid = open_channel(&fx, CHANNEL_TYPE_RAW);
+    sink_event_free(expect_data(&fx, cid));
     send_data(&fx, cid, NULL, 0);
     f = expect_data(&fx, cid);
-    ck_assert_uint_eq(f->channel_data->data.len, 0);
-    enclaved__server_frame__free_unpacked(f, NULL);
-    ck_assert_ptr_null(corehost_next(fx.s));
-    corehost_clear(&fx.h);
+    ck_assert_uint_eq(f->len, 0);
+    sink_event_free(f);
+    ck_assert_ptr_null(fakesink_next(&fx.owner));
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -681,7 +655,7 @@ START_TEST(test_nk_strict_marker_refuses_empty_full_last_and_cut_messages)
     ck_assert_uint_eq(fx.h.core->stats.limit_hits, 0);
     free(msg);
     free(sealed);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -695,7 +669,7 @@ START_TEST(test_nk_strict_marker_is_no_code_hash)
     uint8_t list[33 * 32];
 
     fixture_init(&fx, NULL);
-    ck_assert_int_eq(procs_create(fx.h.core, "marker",
+    ck_assert_int_eq(procs_create(fx.h.core->processes, "marker",
                                   (const uint8_t *)NOISE_STRICT_MARKER_DOMAIN,
                                   strlen(NOISE_STRICT_MARKER_DOMAIN), 0, &none),
                      STATUS_INVALID_ARGUMENT);
@@ -719,7 +693,7 @@ START_TEST(test_nk_strict_marker_is_no_code_hash)
     send_data(&fx, p.cid, NULL, 0);
     expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
     peer_clear(&p);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -745,7 +719,7 @@ START_TEST(test_kk_is_strict_and_refuses_empty_channel_data)
     expect_closed(&fx, p.cid, STATUS_DATA_LOSS, "decrypt failed");
     peer_clear(&p);
     free(msg);
-    corehost_clear(&fx.h);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -759,22 +733,23 @@ START_TEST(test_lua_never_sees_a_channel_before_its_handshake)
         "function HandleChannelMessage(cid, msg) return {{cid, tostring(seen)}} end\n";
     struct fixture fx;
     struct proc *counter = NULL;
-    Enclaved__ServerFrame *f;
+    struct sink_event *f;
     uint32_t raw;
 
     fixture_init(&fx, NULL);
-    ck_assert_int_eq(procs_create(fx.h.core, "count", (const uint8_t *)app, strlen(app), 0,
+    ck_assert_int_eq(procs_create(fx.h.core->processes, "count", (const uint8_t *)app,
+                                  strlen(app), 0,
                                   &counter),
                      STATUS_OK);
     memcpy(fx.hash, process_code_hash(counter->lua), 32);
-    open_channel(&fx, ENCLAVED__CHANNEL_TYPE__CLIENT_NK);
-    open_channel(&fx, ENCLAVED__CHANNEL_TYPE__SERVER_KK_RESPONDER);
-    raw = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
+    open_channel(&fx, CHANNEL_TYPE_CLIENT_NK);
+    open_channel(&fx, CHANNEL_TYPE_SERVER_KK_RESPONDER);
+    raw = open_channel(&fx, CHANNEL_TYPE_RAW);
     send_data(&fx, raw, (const uint8_t *)"?", 1);
     f = expect_data(&fx, raw);
-    ck_assert_mem_eq(f->channel_data->data.data, "1", 1);
-    enclaved__server_frame__free_unpacked(f, NULL);
-    corehost_clear(&fx.h);
+    ck_assert_mem_eq(f->data, "1", 1);
+    sink_event_free(f);
+    fixture_clear(&fx);
 }
 END_TEST
 
@@ -791,27 +766,28 @@ START_TEST(test_outputs_after_a_close_in_the_same_list_are_dropped)
         "end\n";
     struct fixture fx;
     struct proc *closer = NULL;
-    Enclaved__ServerFrame *f;
+    struct sink_event *f;
     uint32_t a, b;
 
     fixture_init(&fx, NULL);
-    ck_assert_int_eq(procs_create(fx.h.core, "closer", (const uint8_t *)app, strlen(app), 0,
+    ck_assert_int_eq(procs_create(fx.h.core->processes, "closer", (const uint8_t *)app,
+                                  strlen(app), 0,
                                   &closer),
                      STATUS_OK);
     memcpy(fx.hash, process_code_hash(closer->lua), 32);
-    a = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
-    b = open_channel(&fx, ENCLAVED__CHANNEL_TYPE__RAW);
+    a = open_channel(&fx, CHANNEL_TYPE_RAW);
+    b = open_channel(&fx, CHANNEL_TYPE_RAW);
     send_data(&fx, a, (const uint8_t *)"go", 2);
     f = expect_data(&fx, a);
-    ck_assert_uint_eq(f->channel_data->data.len, 6);
-    ck_assert_mem_eq(f->channel_data->data.data, "before", 6);
-    enclaved__server_frame__free_unpacked(f, NULL);
+    ck_assert_uint_eq(f->len, 6);
+    ck_assert_mem_eq(f->data, "before", 6);
+    sink_event_free(f);
     expect_closed(&fx, a, STATUS_ABORTED, "closed by the process");
     send_data(&fx, b, (const uint8_t *)"ping", 4);
     f = expect_data(&fx, b);
-    ck_assert_mem_eq(f->channel_data->data.data, "pong", 4);
-    enclaved__server_frame__free_unpacked(f, NULL);
-    corehost_clear(&fx.h);
+    ck_assert_mem_eq(f->data, "pong", 4);
+    sink_event_free(f);
+    fixture_clear(&fx);
 }
 END_TEST
 

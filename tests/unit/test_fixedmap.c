@@ -250,7 +250,8 @@ START_TEST(test_fixedmap_lua_growth_hits_the_memory_cap)
     l.memory_cap = 8u << 20;
     apphost_init(&h);
     apphost_open(&h, 1);
-    ck_assert_int_eq(process_new(1, "fill", (const uint8_t *)src, strlen(src), &l, &h.host, &p),
+    ck_assert_int_eq(process_new(1, "fill", (const uint8_t *)src, strlen(src), &l, &h.host,
+                                 h.sealing_secret, &p),
                      STATUS_OK);
     ck_assert_int_eq(apphost_send(p, 1, "fill"), STATUS_RESOURCE_EXHAUSTED);
     ck_assert_uint_le(process_memory_used(p), l.memory_cap);

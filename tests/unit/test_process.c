@@ -130,7 +130,8 @@ START_TEST(test_process_name_is_truncated)
 
     memset(name, 'n', sizeof(name) - 1);
     name[sizeof(name) - 1] = '\0';
-    ck_assert_int_eq(process_new(2, name, (const uint8_t *)"", 0, &l, &host.host, &p), STATUS_OK);
+    ck_assert_int_eq(process_new(2, name, (const uint8_t *)"", 0, &l, &host.host,
+                                 host.sealing_secret, &p), STATUS_OK);
     ck_assert_uint_eq(strlen(process_name(p)), PROCESS_NAME_MAX);
     process_free(p);
 }
@@ -143,7 +144,8 @@ START_TEST(test_process_rejects_binary_chunk)
     struct process *p = (struct process *)&host;
 
     status_trail_reset();
-    ck_assert_int_eq(process_new(1, "bin", binary, sizeof(binary) - 1, &l, &host.host, &p),
+    ck_assert_int_eq(process_new(1, "bin", binary, sizeof(binary) - 1, &l, &host.host,
+                                 host.sealing_secret, &p),
                      STATUS_INVALID_ARGUMENT);
     ck_assert_ptr_eq(p, (struct process *)&host);
     ck_assert_ptr_nonnull(strstr(status_trail_message(), "binary"));
@@ -157,7 +159,8 @@ START_TEST(test_process_rejects_syntax_error_with_message)
     struct process *p = NULL;
 
     status_trail_reset();
-    ck_assert_int_eq(process_new(1, "bad", (const uint8_t *)src, strlen(src), &l, &host.host, &p),
+    ck_assert_int_eq(process_new(1, "bad", (const uint8_t *)src, strlen(src), &l, &host.host,
+                                 host.sealing_secret, &p),
                      STATUS_INVALID_ARGUMENT);
     ck_assert_ptr_null(p);
     ck_assert_ptr_nonnull(strstr(status_trail_message(), "app:1:"));
@@ -171,7 +174,8 @@ START_TEST(test_process_rejects_runtime_error_at_top_level)
     struct process *p = NULL;
 
     status_trail_reset();
-    ck_assert_int_eq(process_new(1, "bad", (const uint8_t *)src, strlen(src), &l, &host.host, &p),
+    ck_assert_int_eq(process_new(1, "bad", (const uint8_t *)src, strlen(src), &l, &host.host,
+                                 host.sealing_secret, &p),
                      STATUS_INVALID_ARGUMENT);
     ck_assert_str_eq(status_trail_message(), "app:1: nope");
 }
@@ -183,7 +187,8 @@ START_TEST(test_process_top_level_loop_hits_deadline)
     struct process_limits l = apphost_limits();
     struct process *p = NULL;
 
-    ck_assert_int_eq(process_new(1, "spin", (const uint8_t *)src, strlen(src), &l, &host.host, &p),
+    ck_assert_int_eq(process_new(1, "spin", (const uint8_t *)src, strlen(src), &l, &host.host,
+                                 host.sealing_secret, &p),
                      STATUS_DEADLINE_EXCEEDED);
 }
 END_TEST
@@ -397,7 +402,7 @@ START_TEST(test_process_small_memory_cap_refuses_creation)
 
     l.memory_cap = 4096;
     ck_assert_int_eq(process_new(1, "tiny", (const uint8_t *)echo_app, strlen(echo_app), &l,
-                                 &host.host, &p),
+                                 &host.host, host.sealing_secret, &p),
                      STATUS_RESOURCE_EXHAUSTED);
     ck_assert_ptr_null(p);
 }
@@ -423,7 +428,7 @@ START_TEST(test_process_new_allocation_failure_sweep)
         status_trail_reset();
         alloc_fail_after(n);
         status_t s = process_new(1, "sweep", (const uint8_t *)broadcast_app, strlen(broadcast_app),
-                                 &l, &host.host, &p);
+                                 &l, &host.host, host.sealing_secret, &p);
         alloc_fail_disable();
         if (s == STATUS_OK) {
             ck_assert_ptr_nonnull(p);

@@ -1,127 +1,181 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* The process table sans-I/O: ids, lookups by hash (oldest first), limits,
- * and destroy/reset closing every channel with UNAVAILABLE. */
+/* The process table without the wire: ids, the one target resolution (by id,
+ * by hash the oldest first), limits, and destroy/reset closing every channel
+ * with UNAVAILABLE, read from a fake sink (fakesink.h). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "corehost.h"
 #include "core/procs.h"
+#include "fakesink.h"
 
 static const char app[] =
-    "function HandleChannelClose(cid) return {} end\n";
+    "closed = 0\n"
+    "function HandleChannelClose(cid) closed = closed + 1 return {} end\n";
+
+static status_t resolve_id(struct fakecore *h, uint32_t id, struct proc **out)
+{
+    struct proc_target t = {.kind = PROC_TARGET_ID, .process_id = id};
+    return procs_resolve(h->core->processes, &t, out);
+}
+
+static status_t resolve_hash(struct fakecore *h, const uint8_t *hash, size_t len,
+                             struct proc **out)
+{
+    struct proc_target t = {.kind = PROC_TARGET_CODE_HASH, .code_hash = hash,
+                            .code_hash_len = len};
+    return procs_resolve(h->core->processes, &t, out);
+}
 
 START_TEST(test_procs_ids_and_oldest_by_hash)
 {
-    struct corehost h;
-    struct proc *a = NULL, *b = NULL, *c = NULL;
+    struct fakecore h;
+    struct process_table *t;
+    struct proc *a = NULL, *b = NULL, *c = NULL, *found = NULL;
+    struct proc_target none = {.kind = PROC_TARGET_NONE};
 
-    corehost_init(&h, NULL);
-    ck_assert_int_eq(procs_create(h.core, "a", (const uint8_t *)app, strlen(app), 0, &a),
-                     STATUS_OK);
-    ck_assert_int_eq(procs_create(h.core, "b", (const uint8_t *)app, strlen(app), 0, &b),
-                     STATUS_OK);
-    ck_assert_int_eq(procs_create(h.core, "c", (const uint8_t *)"y = 2", 5, 0, &c), STATUS_OK);
+    fakecore_init(&h, NULL);
+    t = h.core->processes;
+    ck_assert_int_eq(procs_create(t, "a", (const uint8_t *)app, strlen(app), 0, &a), STATUS_OK);
+    ck_assert_int_eq(procs_create(t, "b", (const uint8_t *)app, strlen(app), 0, &b), STATUS_OK);
+    ck_assert_int_eq(procs_create(t, "c", (const uint8_t *)"y = 2", 5, 0, &c), STATUS_OK);
     ck_assert_uint_eq(process_id(a->lua), 1);
     ck_assert_uint_eq(process_id(b->lua), 2);
-    ck_assert_ptr_eq(procs_find(h.core, 2), b);
-    ck_assert_ptr_null(procs_find(h.core, 99));
-    ck_assert_ptr_eq(procs_find_hash(h.core, process_code_hash(b->lua), 32), a);
-    ck_assert_ptr_eq(procs_find_hash(h.core, process_code_hash(c->lua), 32), c);
-    ck_assert_ptr_null(procs_find_hash(h.core, process_code_hash(c->lua), 31));
-    ck_assert_uint_eq(procs_count(h.core), 3);
-    corehost_clear(&h);
+    ck_assert_int_eq(resolve_id(&h, 2, &found), STATUS_OK);
+    ck_assert_ptr_eq(found, b);
+    found = NULL;
+    ck_assert_int_eq(resolve_id(&h, 99, &found), STATUS_NOT_FOUND);
+    ck_assert_ptr_null(found);
+    ck_assert_int_eq(resolve_hash(&h, process_code_hash(b->lua), 32, &found), STATUS_OK);
+    ck_assert_ptr_eq(found, a);
+    ck_assert_int_eq(resolve_hash(&h, process_code_hash(c->lua), 32, &found), STATUS_OK);
+    ck_assert_ptr_eq(found, c);
+    found = NULL;
+    ck_assert_int_eq(resolve_hash(&h, process_code_hash(c->lua), 31, &found),
+                     STATUS_INVALID_ARGUMENT);
+    ck_assert_int_eq(procs_resolve(t, &none, &found), STATUS_INVALID_ARGUMENT);
+    ck_assert_ptr_null(found);
+    ck_assert_uint_eq(procs_count(t), 3);
+    /* Creation order. */
+    ck_assert_ptr_eq(procs_first(t), a);
+    ck_assert_ptr_eq(procs_next(a), b);
+    ck_assert_ptr_eq(procs_next(b), c);
+    ck_assert_ptr_null(procs_next(c));
+    fakecore_clear(&h);
 }
 END_TEST
 
 START_TEST(test_procs_limits_are_enforced)
 {
     struct config cfg;
-    struct corehost h;
+    struct fakecore h;
+    struct process_table *t;
     struct proc *p = NULL;
     char long_name[PROCESS_NAME_MAX + 2];
 
     config_defaults(&cfg);
     cfg.max_processes = 2;
-    corehost_init(&h, &cfg);
+    fakecore_init(&h, &cfg);
+    t = h.core->processes;
     memset(long_name, 'n', sizeof(long_name) - 1);
     long_name[sizeof(long_name) - 1] = '\0';
-    ck_assert_int_eq(procs_create(h.core, long_name, (const uint8_t *)app, strlen(app), 0, &p),
+    ck_assert_int_eq(procs_create(t, long_name, (const uint8_t *)app, strlen(app), 0, &p),
                      STATUS_INVALID_ARGUMENT);
-    ck_assert_int_eq(procs_create(h.core, "big", (const uint8_t *)app, strlen(app),
+    ck_assert_int_eq(procs_create(t, "big", (const uint8_t *)app, strlen(app),
                                   cfg.max_memory_per_process + 1, &p),
                      STATUS_INVALID_ARGUMENT);
-    ck_assert_int_eq(procs_create(h.core, "1", (const uint8_t *)app, strlen(app), 0, &p),
-                     STATUS_OK);
-    ck_assert_int_eq(procs_create(h.core, "2", (const uint8_t *)app, strlen(app), 0, &p),
-                     STATUS_OK);
-    ck_assert_int_eq(procs_create(h.core, "3", (const uint8_t *)app, strlen(app), 0, &p),
+    ck_assert_int_eq(procs_create(t, "1", (const uint8_t *)app, strlen(app), 0, &p), STATUS_OK);
+    ck_assert_int_eq(procs_create(t, "2", (const uint8_t *)app, strlen(app), 0, &p), STATUS_OK);
+    ck_assert_int_eq(procs_create(t, "3", (const uint8_t *)app, strlen(app), 0, &p),
                      STATUS_RESOURCE_EXHAUSTED);
-    ck_assert_uint_eq(procs_count(h.core), 2);
-    corehost_clear(&h);
+    ck_assert_uint_eq(procs_count(t), 2);
+    fakecore_clear(&h);
 }
 END_TEST
 
-/* Opens a raw channel to process pid on s and returns its id. */
-static uint32_t open_raw(struct session *s, uint32_t pid, uint64_t id)
+START_TEST(test_procs_destroy_closes_its_channels_only)
 {
-    Enclaved__Request req = ENCLAVED__REQUEST__INIT;
-    Enclaved__ChannelOpen body = ENCLAVED__CHANNEL_OPEN__INIT;
-    Enclaved__ServerFrame *f;
-    uint32_t cid;
+    struct fakecore h;
+    struct fakesink owner;
+    struct proc *a = NULL, *b = NULL;
+    uint32_t a1, a2, b1;
 
-    body.target_case = ENCLAVED__CHANNEL_OPEN__TARGET_PROCESS_ID;
-    body.process_id = pid;
-    req.id = id;
-    req.body_case = ENCLAVED__REQUEST__BODY_CHANNEL_OPEN;
-    req.channel_open = &body;
-    corehost_request(s, &req);
-    f = corehost_expect_response(s, id, STATUS_OK);
-    cid = f->response->channel_opened->channel_id;
-    enclaved__server_frame__free_unpacked(f, NULL);
-    return cid;
+    fakecore_init(&h, NULL);
+    fakesink_init(&owner);
+    ck_assert_int_eq(procs_create(h.core->processes, "a", (const uint8_t *)app, strlen(app), 0,
+                                  &a),
+                     STATUS_OK);
+    ck_assert_int_eq(procs_create(h.core->processes, "b", (const uint8_t *)"x = 1", 5, 0, &b),
+                     STATUS_OK);
+    a1 = fakecore_open(&h, &owner, a, CHANNEL_TYPE_RAW);
+    b1 = fakecore_open(&h, &owner, b, CHANNEL_TYPE_RAW);
+    a2 = fakecore_open(&h, &owner, a, CHANNEL_TYPE_RAW);
+    ck_assert_uint_eq(channel_group_count(&a->channels), 2);
+    ck_assert_uint_eq(channel_group_count(&b->channels), 1);
+    procs_destroy(h.core->processes, a);
+    /* Newest channel first; each exactly once; b's stays open. */
+    fakesink_expect_closed(&owner, a2, STATUS_UNAVAILABLE, "process destroyed");
+    fakesink_expect_closed(&owner, a1, STATUS_UNAVAILABLE, "process destroyed");
+    ck_assert_ptr_null(fakesink_next(&owner));
+    ck_assert_uint_eq(procs_count(h.core->processes), 1);
+    ck_assert_uint_eq(channel_count_by_type(h.core->channels, CHANNEL_TYPE_RAW), 1);
+    ck_assert_uint_eq(h.core->stats.errors[STATUS_UNAVAILABLE], 2);
+    channel_close(h.core->channels, &owner.owner, b1);
+    fakesink_expect_closed(&owner, b1, STATUS_OK, "closed by the client");
+    fakesink_clear(&owner, h.core);
+    fakecore_clear(&h);
 }
-
-static void expect_closed(struct session *s, uint32_t cid, status_t status)
-{
-    Enclaved__ServerFrame *f = corehost_next(s);
-
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(f->kind_case, ENCLAVED__SERVER_FRAME__KIND_CHANNEL_CLOSED);
-    ck_assert_uint_eq(f->channel_closed->channel_id, cid);
-    ck_assert_int_eq(f->channel_closed->status, status);
-    enclaved__server_frame__free_unpacked(f, NULL);
-}
+END_TEST
 
 START_TEST(test_procs_reset_closes_every_channel_once)
 {
-    struct corehost h;
-    struct session *s;
+    struct fakecore h;
+    struct fakesink owner;
     struct proc *p = NULL;
-    Enclaved__Request req = ENCLAVED__REQUEST__INIT;
-    Enclaved__Reset reset = ENCLAVED__RESET__INIT;
-    Enclaved__ServerFrame *f;
     uint32_t c1, c2;
 
-    corehost_init(&h, NULL);
-    s = corehost_session(&h);
-    ck_assert_int_eq(procs_create(h.core, "a", (const uint8_t *)app, strlen(app), 0, &p),
+    fakecore_init(&h, NULL);
+    fakesink_init(&owner);
+    ck_assert_int_eq(procs_create(h.core->processes, "a", (const uint8_t *)app, strlen(app), 0,
+                                  &p),
                      STATUS_OK);
-    c1 = open_raw(s, 1, 1);
-    c2 = open_raw(s, 1, 2);
-    ck_assert_uint_eq(p->channel_count, 2);
-    req.id = 3;
-    req.body_case = ENCLAVED__REQUEST__BODY_RESET;
-    req.reset = &reset;
-    corehost_request(s, &req);
-    f = corehost_expect_response(s, 3, STATUS_OK);
-    enclaved__server_frame__free_unpacked(f, NULL);
+    c1 = fakecore_open(&h, &owner, p, CHANNEL_TYPE_RAW);
+    c2 = fakecore_open(&h, &owner, p, CHANNEL_TYPE_RAW);
+    ck_assert_uint_eq(channel_group_count(&p->channels), 2);
+    ck_assert_uint_eq(procs_reset(h.core->processes), 1);
     /* Newest channel first; each exactly once. */
-    expect_closed(s, c2, STATUS_UNAVAILABLE);
-    expect_closed(s, c1, STATUS_UNAVAILABLE);
-    ck_assert_ptr_null(corehost_next(s));
-    ck_assert_uint_eq(procs_count(h.core), 0);
-    corehost_clear(&h);
+    fakesink_expect_closed(&owner, c2, STATUS_UNAVAILABLE, "process destroyed");
+    fakesink_expect_closed(&owner, c1, STATUS_UNAVAILABLE, "process destroyed");
+    ck_assert_ptr_null(fakesink_next(&owner));
+    ck_assert_uint_eq(procs_count(h.core->processes), 0);
+    ck_assert_uint_eq(channel_count_by_type(h.core->channels, CHANNEL_TYPE_RAW), 0);
+    fakesink_clear(&owner, h.core);
+    fakecore_clear(&h);
+}
+END_TEST
+
+START_TEST(test_procs_channel_limit_is_checked_before_opening)
+{
+    struct config cfg;
+    struct fakecore h;
+    struct fakesink owner;
+    struct proc *p = NULL;
+    config_defaults(&cfg);
+    cfg.max_channels_per_process = 1;
+    fakecore_init(&h, &cfg);
+    fakesink_init(&owner);
+    ck_assert_int_eq(procs_create(h.core->processes, "a", (const uint8_t *)app, strlen(app), 0,
+                                  &p),
+                     STATUS_OK);
+    (void)fakecore_open(&h, &owner, p, CHANNEL_TYPE_RAW);
+    ck_assert_int_eq(channel_check_open(h.core->channels, &p->channels, CHANNEL_TYPE_RAW),
+                     STATUS_RESOURCE_EXHAUSTED);
+    ck_assert_int_eq(channel_check_open(h.core->channels, &p->channels, CHANNEL_TYPE_COUNT),
+                     STATUS_INVALID_ARGUMENT);
+    ck_assert_uint_eq(h.core->stats.limit_hits, 1);
+    ck_assert_ptr_null(fakesink_next(&owner));
+    fakesink_clear(&owner, h.core);
+    fakecore_clear(&h);
 }
 END_TEST
 
@@ -132,7 +186,9 @@ static Suite *procs_suite(void)
 
     tcase_add_test(tc, test_procs_ids_and_oldest_by_hash);
     tcase_add_test(tc, test_procs_limits_are_enforced);
+    tcase_add_test(tc, test_procs_destroy_closes_its_channels_only);
     tcase_add_test(tc, test_procs_reset_closes_every_channel_once);
+    tcase_add_test(tc, test_procs_channel_limit_is_checked_before_opening);
     suite_add_tcase(s, tc);
     return s;
 }

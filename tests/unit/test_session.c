@@ -30,7 +30,7 @@ START_TEST(test_session_reassembles_frames_split_at_every_byte)
         expect_ping_reply(s, 5);
         expect_ping_reply(s, 5);
         ck_assert_ptr_null(corehost_next(s));
-        session_free(s);
+        corehost_free_session(&h, s);
     }
     corehost_clear(&h);
 }
@@ -172,11 +172,12 @@ START_TEST(test_session_max_connections)
     a = corehost_session(&h);
     b = corehost_session(&h);
     status_trail_reset();
-    ck_assert_int_eq(session_new(h.core, &h, &c), STATUS_RESOURCE_EXHAUSTED);
+    ck_assert_int_eq(session_new(h.core, corehost_wake, &h, &c), STATUS_RESOURCE_EXHAUSTED);
     ck_assert_ptr_null(c);
     {
         uint8_t frame[128];
-        size_t n = session_encode_refusal(STATUS_RESOURCE_EXHAUSTED, frame, sizeof(frame));
+        size_t n = encode_refusal(STATUS_RESOURCE_EXHAUSTED, status_trail_message(), frame,
+                                  sizeof(frame));
         uint32_t body = 0;
         Enclaved__ServerFrame *f;
 
@@ -188,9 +189,9 @@ START_TEST(test_session_max_connections)
         ck_assert_int_eq(f->response->status, STATUS_RESOURCE_EXHAUSTED);
         ck_assert_str_eq(f->response->message, "too many connections");
         enclaved__server_frame__free_unpacked(f, NULL);
-        ck_assert_uint_eq(session_encode_refusal(STATUS_RESOURCE_EXHAUSTED, frame, 8), 0);
+        ck_assert_uint_eq(encode_refusal(STATUS_RESOURCE_EXHAUSTED, "x", frame, 8), 0);
     }
-    session_free(a);
+    corehost_free_session(&h, a);
     c = corehost_session(&h);
     ck_assert_uint_eq(h.core->stats.connections_open, 2);
     ck_assert_uint_eq(h.core->stats.connections_total, 3);

@@ -103,6 +103,13 @@ static status_t recv_handshake(struct client *c, uint32_t channel_id, uint8_t **
                                message_cap);
 }
 
+static client_ephemeral_fn bench_ephemerals;
+
+void client_noise_bench_set_ephemerals(client_ephemeral_fn fn)
+{
+    bench_ephemerals = fn;
+}
+
 /* Runs the NK initiator on an open channel. */
 static status_t run_nk(struct client *c, uint32_t channel_id, const struct client_target *target,
                        const uint8_t server_public[CLIENT_KEY_LEN], const uint8_t *accepted,
@@ -119,6 +126,14 @@ static status_t run_nk(struct client *c, uint32_t channel_id, const struct clien
 
     s = noise_handshake_new(NOISE_PATTERN_NK, NOISE_ROLE_INITIATOR, NULL, server_public, NULL, 0,
                             rng_bytes, NULL, &hs);
+    if (s == STATUS_OK && bench_ephemerals != NULL) {
+        uint8_t priv[CLIENT_KEY_LEN], pub[CLIENT_KEY_LEN];
+        if (bench_ephemerals(priv, pub) && noise_handshake_use_ephemeral(hs, priv, pub) != STATUS_OK) {
+            noise_handshake_free(hs);
+            s = STATUS_INTERNAL;
+        }
+        mbedtls_platform_zeroize(priv, sizeof(priv));
+    }
     if (s != STATUS_OK) {
         set_message(message, message_cap, "cannot start the handshake");
         return s;

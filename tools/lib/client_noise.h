@@ -48,6 +48,16 @@ struct client_target {
     const uint8_t *believed_hash;
 };
 
+/* BENCHMARKING ONLY (enclave-bench --reuse-ephemerals). When set, each NK
+ * handshake takes its ephemeral pair from fn instead of generating one, so a
+ * load generator on the same machine can offer the server more handshakes
+ * than its own CPU would allow. A load generator reuses pairs, which throws
+ * away forward secrecy: nothing but enclave-bench may set this. fn returns 1
+ * with a pair, 0 to generate as usual; NULL (the default) turns it off. */
+typedef int (*client_ephemeral_fn)(uint8_t private_key[CLIENT_KEY_LEN],
+                                   uint8_t public_key[CLIENT_KEY_LEN]);
+void client_noise_bench_set_ephemerals(client_ephemeral_fn fn);
+
 /* Opens a CLIENT_NK channel and runs the handshake. server_public is the
  * pinned server static key (32 B); accepted is a concatenation of
  * accepted_count (1..31) code hashes, sent in message 1 followed by
