@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-meson install -C "$build" --destdir "$dest" --no-rebuild >"$work/install.log" 2>&1 ||
+meson install -C "$build" --destdir "$dest" >"$work/install.log" 2>&1 ||
   { cat "$work/install.log" >&2; fail "meson install"; }
 options=$(meson introspect "$build" --buildoptions | python3 -c '
 import json, sys
