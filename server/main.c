@@ -15,6 +15,7 @@
 #include "base/cli.h"
 #include "base/log.h"
 #include "core/core.h"
+#include "core/peer.h"
 #include "crypto/keypool.h"
 #include "crypto/keystore.h"
 #include "crypto/rng.h"
@@ -307,6 +308,8 @@ int main(int argc, char **argv)
     if (boot_apps(core, &ud) != STATUS_OK) {
         goto out;
     }
+    /* The links of `peers =` for the boot apps (DESIGN §7); the driver dials. */
+    peer_add_configured(core->peers);
 #ifdef ENCLAVED_NO_UV
     rc = io_poll_run(core);
 #else

@@ -222,7 +222,9 @@ static void fail_hook(struct channel_table *t, struct channel_group *g, uint32_t
     }
     LOG_I("channel %u: process %u hook failed: %s: %s", id, process_id(ch->group->process),
           status_name(status), r.trail);
-    close_channel(t, ch, status, r.message, 0, 1);
+    /* DESIGN §5: Lua hears of every close it did not make itself, so a
+     * broadcast app drops the id of a channel its own error closed. */
+    close_channel(t, ch, status, r.message, 1, 1);
 }
 
 /* Crypto failures get a fixed reason on the wire; the detail (why, and the
@@ -239,7 +241,9 @@ static void fail_crypto(struct channel_table *t, struct channel *ch, status_t st
     }
     LOG_W("channel %u: %s: %s%s%s", ch->id, reason, why, r.trail[0] != '\0' ? ": " : "",
           r.trail);
-    close_channel(t, ch, status, reason, 0, 1);
+    /* Lua hears of it only if HandleChannelCreate ran (a failed decrypt
+     * after the handshake), never for a failed handshake. */
+    close_channel(t, ch, status, reason, 1, 1);
 }
 
 /* The channel is open: Lua learns of it. */
@@ -595,6 +599,13 @@ void channel_run_timers(struct channel_table *t, uint64_t now_ms)
     while ((head = TAILQ_FIRST(&t->handshakes)) != NULL && head->deadline_ms <= now_ms) {
         fail_crypto(t, head->channel, STATUS_PERMISSION_DENIED, "handshake timed out");
     }
+}
+
+int channel_is_open(const struct channel_table *t, uint32_t id)
+{
+    const struct channel *ch = idmap_get(&t->by_id, id);
+
+    return ch != NULL && ch->open;
 }
 
 uint64_t channel_count_by_type(const struct channel_table *t, enum channel_type type)

@@ -124,6 +124,8 @@ void channel_run_timers(struct channel_table *t, uint64_t now_ms);
 /* Queries. */
 
 uint64_t channel_count_by_type(const struct channel_table *t, enum channel_type type);
+/* True once HandleChannelCreate ran for channel id (its handshake is done). */
+int channel_is_open(const struct channel_table *t, uint32_t id);
 uint32_t channel_group_count(const struct channel_group *g);
 
 #endif

@@ -22,6 +22,8 @@
 #include "crypto/keystore.h"
 #include "image/config.h"
 
+struct peer_table;
+
 struct core {
     struct config config;             /* read-only */
     struct keystore *keystore;        /* read-only; owned */
@@ -30,6 +32,7 @@ struct core {
     struct channel_table *channels;   /* owned */
     uint64_t started_micros;          /* read-only: wall clock at core_new */
     uint64_t started_ms;              /* read-only: monotonic clock at core_new */
+    struct peer_table *peers;         /* owned: the peer links (core/peer.h) */
 };
 
 /* Builds the core. Takes ownership of ks (freed on failure too).
@@ -41,7 +44,7 @@ void core_free(struct core *core);
 
 /* Milliseconds until the next timer is due (0 = now), or -1 for none. */
 int64_t core_next_timeout_ms(const struct core *core, uint64_t now_ms);
-/* Runs the timers due at now_ms (handshake timeouts). */
+/* Runs the timers due at now_ms (handshake timeouts, peer link redials). */
 void core_run_timers(struct core *core, uint64_t now_ms);
 
 #endif

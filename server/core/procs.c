@@ -71,6 +71,7 @@ status_t procs_create(struct process_table *t, const char *name, const uint8_t *
            "name longer than PROCESS_NAME_MAX bytes");
     limits.memory_cap = memory_limit != 0 ? memory_limit : cfg->default_memory_per_process;
     limits.instructions = cfg->max_instructions_per_hook;
+    limits.hook_ms = cfg->max_hook_ms;
     limits.max_outputs = cfg->max_outputs_per_hook;
     limits.max_message = cfg->max_message;
     p = calloc(1, sizeof(*p));

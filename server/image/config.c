@@ -34,6 +34,8 @@ static const struct key_spec keys[] = {
      UINT64_C(1) << 40, "memory cap when ProcessCreate gives none, bytes (67108864)"},
     {"max_instructions_per_hook", VALUE_U64, FIELD(max_instructions_per_hook), 1000,
      UINT64_C(1) << 40, "Lua VM instructions per hook call (10000000)"},
+    {"max_hook_ms", VALUE_U32, FIELD(max_hook_ms), 1, 60000,
+     "wall-clock deadline of one hook call (and create, destroy), ms (100)"},
     {"max_outputs_per_hook", VALUE_U32, FIELD(max_outputs_per_hook), 1, 10000000,
      "outputs one hook call may return (1024)"},
     {"max_message", VALUE_U32, FIELD(max_message), 16, 64u << 20,
@@ -70,6 +72,7 @@ void config_defaults(struct config *cfg)
     cfg->default_memory_per_process = 64u << 20;
     cfg->max_instructions_per_hook = 10000000;
     cfg->max_outputs_per_hook = 1024;
+    cfg->max_hook_ms = 100;
     cfg->max_message = (1u << 20) - 4096;
     cfg->handshake_timeout_ms = 10000;
     cfg->max_output_buffer = 16u << 20;
@@ -101,9 +104,7 @@ static status_t parse_u64(const char *text, uint64_t *out)
     return STATUS_OK;
 }
 
-/* ADDRESS:PORT of dotted IPv4 into host (CONFIG_HOST_MAX) and *port_out;
- * both untouched on failure. */
-static status_t parse_address(const char *text, char *host_out, uint16_t *port_out)
+status_t config_parse_address(const char *text, char *host_out, uint16_t *port_out)
 {
     const char *colon = strrchr(text, ':');
     uint64_t port = 0;
@@ -142,7 +143,7 @@ static status_t parse_listen(const char *text, struct config *cfg)
     uint16_t port = 0;
 
     /* Only a fully valid value replaces the old one. */
-    TRY(parse_address(text, host, &port));
+    TRY(config_parse_address(text, host, &port));
     memcpy(cfg->listen_host, host, sizeof(host));
     cfg->listen_port = port;
     return STATUS_OK;
@@ -185,7 +186,7 @@ static status_t peer_item(const char *elem, size_t index, void *ctx)
 {
     struct config_peer *peers = ctx;
 
-    return parse_address(elem, peers[index].host, &peers[index].port);
+    return config_parse_address(elem, peers[index].host, &peers[index].port);
 }
 
 static status_t count_items(const char *elem, size_t index, void *ctx)

@@ -37,6 +37,7 @@ struct config {
     uint64_t default_memory_per_process;
     uint64_t max_instructions_per_hook;
     uint32_t max_outputs_per_hook;
+    uint32_t max_hook_ms;
     uint32_t max_message;
     uint32_t handshake_timeout_ms;
     uint64_t max_output_buffer;
@@ -61,6 +62,10 @@ status_t config_set(struct config *cfg, const char *key, const char *value, char
  * cfg. On error err says "line N: ..." and cfg may be partly updated. */
 status_t config_parse(struct config *cfg, const char *text, size_t len, char *err,
                       size_t err_cap);
+/* Parses dotted IPv4 HOST:PORT (as `listen` and `peers` take it) into
+ * host (CONFIG_HOST_MAX bytes) and *port. INVALID_ARGUMENT with the reason
+ * in the trail; both untouched on failure. */
+status_t config_parse_address(const char *text, char *host, uint16_t *port);
 /* Checks relations between keys (max_message fits in max_frame, default
  * memory <= max memory). INVALID_ARGUMENT with the reason in err. */
 status_t config_validate(const struct config *cfg, char *err, size_t err_cap);

@@ -82,8 +82,17 @@ status_t io_conn_open(struct io_loop *l, struct io_conn *c, const char *peer, ui
         *refusal_len = encode_refusal(st, r.message, refusal, cap);
         return st;
     }
-    session_set_peer(c->session, peer);
+    session_set_client_addr(c->session, peer);
     return STATUS_OK;
+}
+
+status_t io_conn_open_peer(struct io_loop *l, struct io_conn *c, uint32_t link_id)
+{
+    c->loop = l;
+    c->dirty = 0;
+    c->session = NULL;
+    status_trail_reset();
+    return session_new_peer(l->core, wake, c, link_id, &c->session);
 }
 
 void io_conn_close(struct io_conn *c)

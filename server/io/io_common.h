@@ -62,6 +62,10 @@ status_t io_conn_open(struct io_loop *l, struct io_conn *c, const char *peer, ui
 /* "ADDR:PORT" of an IPv4 or IPv6 socket address (a struct sockaddr_in or
  * sockaddr_in6 behind addr), "?:0" for anything else. */
 void io_format_peer(const void *addr, char *buf, size_t cap);
+/* Opens c's session for peer link link_id after its connect finished
+ * (session_new_peer). NOT_FOUND when the link gave up meanwhile; c has no
+ * session then and the driver closes the socket. */
+status_t io_conn_open_peer(struct io_loop *l, struct io_conn *c, uint32_t link_id);
 /* Frees c's session (its channels close; Lua may write to and wake other
  * connections) and takes c off the dirty list. Idempotent. */
 void io_conn_close(struct io_conn *c);

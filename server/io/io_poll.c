@@ -29,13 +29,18 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "core/peer.h"
 #include "platform/platform.h"
 
 enum { POLL_MAX_WAIT_MS = 500, ACCEPT_BACKOFF_MS = 100 };
 
 struct pconn {
-    struct io_conn base;       /* base.session is NULL once closed */
+    struct io_conn base;       /* base.session: NULL while connecting and once closed */
     int fd;
+    int alive;                 /* 0 once closed: compact() frees it */
+    int connecting;            /* a peer link's connect is pending */
+    uint32_t link_id;          /* the peer link an outbound conn is for */
+    struct sockaddr_in peer_addr;
 };
 
 struct poll_server {
@@ -49,6 +54,7 @@ struct poll_server {
     uint64_t grace_deadline;
     uint64_t accept_resume_ms;  /* out of descriptors: leave the listener until then */
     int accept_starved;         /* logged once per episode */
+    struct peer_dialer dialer;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -68,9 +74,11 @@ static int set_nonblocking(int fd)
 
 static void close_conn(struct pconn *c)
 {
-    if (c->base.session == NULL) {
+    if (!c->alive) {
         return;
     }
+    c->alive = 0;
+    c->connecting = 0;
     io_conn_close(&c->base);
     close(c->fd);
     c->fd = -1;
@@ -183,6 +191,7 @@ static void accept_all(struct poll_server *srv)
         }
         c->fd = fd;
         io_format_peer(&ss, peer, sizeof(peer));
+        c->alive = 1;
         if (io_conn_open(&srv->loop, &c->base, peer, refusal, sizeof(refusal), &refusal_len) !=
             STATUS_OK) {
             /* Best effort: a fresh socket's send buffer takes one small frame. */
@@ -221,13 +230,96 @@ static void read_conn(struct pconn *c)
     }
 }
 
+/* Peer links (core/peer.h): outbound conns dialled for the core. A second
+ * connect() tells how a non-blocking connect ended, so no getsockopt is
+ * needed: 0 or EISCONN once connected, else the connect's error. */
+static void finish_connect(struct poll_server *srv, struct pconn *c)
+{
+    char reason[PEER_ERROR_MAX];
+
+    c->connecting = 0;
+    if (connect(c->fd, (struct sockaddr *)&c->peer_addr, sizeof(c->peer_addr)) != 0 &&
+        errno != EISCONN) {
+        if (errno == EALREADY || errno == EINPROGRESS || errno == EINTR) {
+            c->connecting = 1;
+            return;
+        }
+        snprintf(reason, sizeof(reason), "connect failed: %s", strerror(errno));
+        close_conn(c);
+        peer_link_failed(srv->core->peers, c->link_id, reason);
+        return;
+    }
+    if (io_conn_open_peer(&srv->loop, &c->base, c->link_id) != STATUS_OK) {
+        struct status_report r;
+
+        status_trail_take(&r);
+        close_conn(c);
+        peer_link_failed(srv->core->peers, c->link_id, r.message);
+        return;
+    }
+    flush_conn(c);
+}
+
+static void *dial(void *ctx, uint32_t link_id, const char *host, uint16_t port)
+{
+    struct poll_server *srv = ctx;
+    struct pconn *c;
+    int one = 1;
+    int fd;
+
+    if (srv->shutting_down || (srv->count == srv->cap && grow(srv) != 0)) {
+        return NULL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->peer_addr.sin_family = AF_INET;
+    c->peer_addr.sin_port = htons(port);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || inet_pton(AF_INET, host, &c->peer_addr.sin_addr) != 1 ||
+        set_nonblocking(fd) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        free(c);
+        return NULL;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&c->peer_addr, sizeof(c->peer_addr)) != 0 &&
+        errno != EINPROGRESS) {
+        LOG_D("peer link %u: connect to %s:%u failed at once: %s", link_id, host, port,
+              strerror(errno));
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->fd = fd;
+    c->alive = 1;
+    c->connecting = 1;
+    c->link_id = link_id;
+    srv->conns[srv->count] = c;
+    srv->fds[srv->count].fd = fd;
+    srv->fds[srv->count].events = POLLOUT;
+    srv->fds[srv->count].revents = 0;
+    srv->count++;
+    return c;
+}
+
+static void cancel_dial(void *ctx, void *handle)
+{
+    (void)ctx;
+    /* Freed by compact() at the end of this iteration. */
+    close_conn(handle);
+}
+
 /* Drops closed conns, keeping the two arrays parallel. */
 static void compact(struct poll_server *srv)
 {
     size_t i = 1;
 
     while (i < srv->count) {
-        if (srv->conns[i]->base.session == NULL) {
+        if (!srv->conns[i]->alive) {
             free(srv->conns[i]);
             srv->count--;
             srv->conns[i] = srv->conns[srv->count];
@@ -243,6 +335,9 @@ static void begin_shutdown(struct poll_server *srv)
     LOG_I("signal %d: shutting down", (int)stop_requested);
     status_trail_reset();
     srv->shutting_down = 1;
+    /* Links end first: dials are cancelled and their conns hung up. */
+    peer_stop_all(srv->core->peers);
+    flush_dirty(srv);
     srv->grace_deadline = platform_monotonic_ms() + IO_SHUTDOWN_GRACE_MS;
     close(srv->fds[0].fd);
     srv->fds[0].fd = -1;
@@ -299,6 +394,11 @@ static void run_loop(struct poll_server *srv)
             size_t len;
             struct session *s = srv->conns[i]->base.session;
 
+            if (s == NULL) {
+                /* A connect in progress reports its end as writable. */
+                srv->fds[i].events = srv->conns[i]->connecting ? POLLOUT : 0;
+                continue;
+            }
             session_output(s, &data, &len);
             srv->fds[i].events = (short)((session_wants_read(s) ? POLLIN : 0) | (len ? POLLOUT : 0));
         }
@@ -316,6 +416,11 @@ static void run_loop(struct poll_server *srv)
                 struct pconn *c = srv->conns[i];
                 short ev = srv->fds[i].revents;
 
+                if (c->connecting && ev != 0) {
+                    status_trail_reset();
+                    finish_connect(srv, c);
+                    continue;
+                }
                 if (c->base.session == NULL || ev == 0) {
                     continue;
                 }
@@ -385,6 +490,10 @@ int io_poll_run(struct core *core)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    srv.dialer.ctx = &srv;
+    srv.dialer.dial = dial;
+    srv.dialer.cancel = cancel_dial;
+    peer_set_dialer(core->peers, &srv.dialer);
     if (start_listening(&srv, &core->config) != 0) {
         goto out;
     }
@@ -392,6 +501,8 @@ int io_poll_run(struct core *core)
     rc = 0;
     LOG_I("stopped");
 out:
+    peer_stop_all(core->peers);
+    peer_set_dialer(core->peers, NULL);
     for (size_t i = 1; i < srv.count; i++) {
         close_conn(srv.conns[i]);
         free(srv.conns[i]);

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "base/log.h"
+#include "core/peer.h"
 #include "platform/platform.h"
 
 struct uv_server;
@@ -38,6 +39,9 @@ struct conn {
     int reading;
     int closing;
     LIST_ENTRY(conn) link;     /* srv->conns while it has a session */
+    /* A peer link's outbound connection: its connect request and link. */
+    uv_connect_t creq;
+    uint32_t link_id;
 };
 
 struct uv_server {
@@ -52,6 +56,7 @@ struct uv_server {
     LIST_HEAD(, conn) conns;   /* every conn with a session */
     size_t conn_count;
     int shutting_down;
+    struct peer_dialer dialer;
 };
 
 static uint8_t read_buffer[IO_READ_CHUNK];
@@ -303,6 +308,83 @@ static void on_connection(uv_stream_t *listener, int status)
     update_reading(c);
 }
 
+/* Peer links (core/peer.h): outbound conns, dialled for the core. */
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct conn *c = req->data;
+    struct uv_server *srv = c->srv;
+
+    status_trail_reset();
+    if (c->closing) {
+        /* Cancelled: the link let go of this dial already. */
+        return;
+    }
+    if (status < 0) {
+        char reason[PEER_ERROR_MAX];
+
+        snprintf(reason, sizeof(reason), "connect failed: %s", uv_strerror(status));
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        peer_link_failed(srv->core->peers, c->link_id, reason);
+        after_core(srv);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (io_conn_open_peer(&srv->io, &c->base, c->link_id) != STATUS_OK) {
+        struct status_report r;
+
+        status_trail_take(&r);
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        peer_link_failed(srv->core->peers, c->link_id, r.message);
+        after_core(srv);
+        return;
+    }
+    LIST_INSERT_HEAD(&srv->conns, c, link);
+    flush_conn(c);
+    after_core(srv);
+}
+
+static void *dial(void *ctx, uint32_t link_id, const char *host, uint16_t port)
+{
+    struct uv_server *srv = ctx;
+    struct sockaddr_in addr;
+    struct conn *c;
+
+    if (srv->shutting_down || uv_ip4_addr(host, port, &addr) != 0) {
+        return NULL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->srv = srv;
+    c->link_id = link_id;
+    uv_tcp_init(&srv->loop, &c->tcp);
+    srv->conn_count++;
+    c->creq.data = c;
+    if (uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&addr, on_connect) != 0) {
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return NULL;
+    }
+    return c;
+}
+
+static void cancel_dial(void *ctx, void *handle)
+{
+    struct conn *c = handle;
+
+    (void)ctx;
+    if (c->closing) {
+        return;
+    }
+    /* uv_close makes the pending connect call back with UV_ECANCELED,
+     * which on_connect ignores since the conn is closing. */
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
 static void on_grace_expired(uv_timer_t *t)
 {
     struct uv_server *srv = t->data;
@@ -323,6 +405,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     LOG_I("signal %d: shutting down", signum);
     status_trail_reset();
     srv->shutting_down = 1;
+    /* Links end first: dials are cancelled and their conns hung up. */
+    peer_stop_all(srv->core->peers);
     uv_close((uv_handle_t *)&srv->listener, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -400,6 +484,10 @@ int io_uv_run(struct core *core)
     srv.sigint.data = &srv;
     uv_signal_init(&srv.loop, &srv.sigterm);
     srv.sigterm.data = &srv;
+    srv.dialer.ctx = &srv;
+    srv.dialer.dial = dial;
+    srv.dialer.cancel = cancel_dial;
+    peer_set_dialer(core->peers, &srv.dialer);
     if (start_listening(&srv, &core->config) == 0) {
         uv_signal_start(&srv.sigint, on_signal, SIGINT);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
@@ -414,6 +502,7 @@ int io_uv_run(struct core *core)
         uv_close((uv_handle_t *)&srv.grace, NULL);
         uv_run(&srv.loop, UV_RUN_DEFAULT);
     }
+    peer_set_dialer(core->peers, NULL);
     if (uv_loop_close(&srv.loop) != 0) {
         LOG_W("event loop closed with handles still open");
     }

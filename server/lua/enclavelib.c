@@ -8,6 +8,7 @@
 #include "base/text.h"
 #include "crypto/rng.h"
 #include "crypto/seal.h"
+#include "lua/budget.h"
 #include "lua/fixedmap.h"
 #include "platform/platform.h"
 
@@ -26,9 +27,15 @@ static int lib_sha256(lua_State *L)
     uint8_t digest[32];
     int rc;
 
+    size_t total = 0;
+
     for (int i = 1; i <= n; i++) {
-        luaL_checkstring(L, i);
+        size_t len;
+        (void)luaL_checklstring(L, i, &len);
+        total = len > SIZE_MAX - total ? SIZE_MAX : total + len;
     }
+    /* SHA-256 costs about a VM instruction per 4 bytes. */
+    budget_charge(L, 1 + (uint64_t)n + total / 4);
     mbedtls_sha256_init(&ctx);
     rc = mbedtls_sha256_starts(&ctx, 0);
     for (int i = 1; i <= n && rc == 0; i++) {
@@ -55,6 +62,7 @@ static int lib_random(lua_State *L)
     luaL_Buffer b;
 
     luaL_argcheck(L, n >= 0 && n <= ENCLAVELIB_RANDOM_MAX, 1, "must be 0..1024");
+    budget_charge(L, 1 + (uint64_t)n / 4);
     /* Fill the Lua-owned buffer directly so no copy lingers on the C stack. */
     uint8_t *buf = (uint8_t *)luaL_buffinitsize(L, &b, (size_t)n);
     if (n > 0 && rng_bytes(NULL, buf, (size_t)n) != STATUS_OK) {
@@ -93,14 +101,18 @@ static int lib_log(lua_State *L)
     return 0;
 }
 
+/* HsmEnclave: a missing or empty user key is 32 zero bytes, so
+ * decrypt(encrypt(x), string.rep("\0", 32)) opens. */
+static const uint8_t zero_user_key[SEAL_USER_KEY_LEN];
+
 static const struct process_identity *upvalue_identity(lua_State *L)
 {
     return lua_touserdata(L, lua_upvalueindex(UPVALUE_IDENTITY));
 }
 
 /* enclave.encrypt(pt [, userkey32]) -> sealed bytes (DESIGN §6): bound to
- * the sealing secret, this process's code hash and the optional 32-byte user
- * key. "" seals to "". [-0, +1, e] */
+ * the sealing secret, this process's code hash and the 32-byte user key
+ * (missing or "" = 32 zero bytes). "" seals to "". [-0, +1, e] */
 static int lib_encrypt(lua_State *L)
 {
     const struct process_identity *id = upvalue_identity(L);
@@ -111,12 +123,16 @@ static int lib_encrypt(lua_State *L)
     luaL_Buffer b;
     uint8_t *out;
 
-    luaL_argcheck(L, user_key == NULL || key_len == SEAL_USER_KEY_LEN, 2,
+    luaL_argcheck(L, user_key == NULL || key_len == 0 || key_len == SEAL_USER_KEY_LEN, 2,
                   "user key must be 32 bytes");
+    if (user_key == NULL || key_len == 0) {
+        user_key = (const char *)zero_user_key;
+    }
     if (id->sealing_secret == NULL) {
         return luaL_error(L, "sealing is not available");
     }
     luaL_argcheck(L, len <= ENCLAVELIB_SEAL_MAX, 1, "plaintext too large");
+    budget_charge(L, 1 + len / 8);
     out = (uint8_t *)luaL_buffinitsize(L, &b, len + SEAL_OVERHEAD);
     if (seal_encrypt(id->sealing_secret, id->code_hash, (const uint8_t *)user_key,
                      (const uint8_t *)pt, len, rng_bytes, NULL, out, &out_len) != STATUS_OK) {
@@ -127,7 +143,7 @@ static int lib_encrypt(lua_State *L)
 }
 
 /* enclave.decrypt(ct [, userkeys]) -> plaintext; userkeys is a concatenation
- * of 32-byte keys, each tried. Any failure raises "decrypt failed" and says
+ * of 32-byte keys, each tried (missing or "" = one key of 32 zero bytes). Any failure raises "decrypt failed" and says
  * nothing more. [-0, +1, e] */
 static int lib_decrypt(lua_State *L)
 {
@@ -141,9 +157,15 @@ static int lib_decrypt(lua_State *L)
 
     luaL_argcheck(L, keys_len % SEAL_USER_KEY_LEN == 0, 2,
                   "user keys must be a concatenation of 32-byte keys");
+    if (keys == NULL || keys_len == 0) {
+        keys = (const char *)zero_user_key;
+        keys_len = SEAL_USER_KEY_LEN;
+    }
     if (id->sealing_secret == NULL) {
         return luaL_error(L, "sealing is not available");
     }
+    /* Each key tried is one pass over the ciphertext. */
+    budget_charge(L, 1 + (keys_len / SEAL_USER_KEY_LEN + 1) * (len / 8));
     out = (uint8_t *)luaL_buffinitsize(L, &b, len > SEAL_OVERHEAD ? len - SEAL_OVERHEAD : 1);
     if (seal_decrypt(id->sealing_secret, id->code_hash, (const uint8_t *)keys,
                      keys_len, (const uint8_t *)ct, len, out, &out_len) != STATUS_OK) {

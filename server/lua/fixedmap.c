@@ -7,8 +7,11 @@
 #include <mbedtls/platform_util.h>
 
 #include "crypto/rng.h"
+#include "lua/budget.h"
 
-enum { SLOT_EMPTY = 0, SLOT_FULL = 1, SLOT_DELETED = 2, MIN_CAP = 8 };
+/* A table starts at MIN_CAP slots, or at 2 when slots are large (up to
+ * 8 MiB each), so one entry never costs more than two slots. */
+enum { SLOT_EMPTY = 0, SLOT_FULL = 1, SLOT_DELETED = 2, MIN_CAP = 8, LARGE_SLOT = 4096 };
 
 /* The table is one block: cap control bytes, then cap slots of key then value. */
 struct fixedmap {
@@ -132,7 +135,7 @@ static void release_block(struct fixedmap *m, uint8_t *block, size_t len)
 /* Rebuilds the table with room for one more entry, dropping tombstones. */
 static status_t grow_table(struct fixedmap *m)
 {
-    size_t new_cap = m->cap ? m->cap : MIN_CAP;
+    size_t new_cap = m->cap ? m->cap : m->slot_len > LARGE_SLOT ? 2 : MIN_CAP;
     size_t new_len;
     uint8_t *block;
 
@@ -140,7 +143,8 @@ static status_t grow_table(struct fixedmap *m)
         ENSURE(new_cap <= SIZE_MAX / 2, STATUS_RESOURCE_EXHAUSTED, "fixedmap too large");
         new_cap *= 2;
     }
-    ENSURE(new_cap <= (SIZE_MAX - new_cap) / m->slot_len, STATUS_RESOURCE_EXHAUSTED,
+    ENSURE(m->slot_len == 0 || new_cap <= (SIZE_MAX - new_cap) / m->slot_len,
+           STATUS_RESOURCE_EXHAUSTED,
            "fixedmap too large");
     new_len = new_cap + new_cap * m->slot_len;
     block = m->alloc(m->alloc_ud, NULL, 0, new_len);
@@ -173,9 +177,9 @@ status_t fixedmap_new(size_t key_len, size_t value_len,
 {
     struct fixedmap *m;
 
-    ENSURE(key_len >= 1 && key_len <= FIXEDMAP_KEY_MAX, STATUS_INVALID_ARGUMENT,
+    ENSURE(key_len <= FIXEDMAP_KEY_MAX, STATUS_INVALID_ARGUMENT,
            "fixedmap key size out of range");
-    ENSURE(value_len >= 1 && value_len <= FIXEDMAP_VALUE_MAX, STATUS_INVALID_ARGUMENT,
+    ENSURE(value_len <= FIXEDMAP_VALUE_MAX, STATUS_INVALID_ARGUMENT,
            "fixedmap value size out of range");
     m = alloc(alloc_ud, NULL, 0, sizeof(*m));
     ENSURE(m != NULL, STATUS_RESOURCE_EXHAUSTED, "fixedmap allocation failed");
@@ -298,12 +302,21 @@ static const uint8_t *check_bytes(lua_State *L, int arg, size_t want, const char
     return (const uint8_t *)s;
 }
 
+/* Each operation hashes the key and copies up to a slot: charged to the
+ * running call (DESIGN §5). [-0, +0, v] */
+static void charge_op(lua_State *L, const struct fixedmap *m)
+{
+    budget_charge_bytes(L, m->slot_len);
+}
+
 /* map:upsert(k, v) -> old value or "". [-0, +1, e] */
 static int map_upsert(lua_State *L)
 {
     struct fixedmap *m = check_map(L);
     const uint8_t *key = check_bytes(L, 2, m->key_len, "key");
     const uint8_t *value = check_bytes(L, 3, m->value_len, "value");
+
+    charge_op(L, m);
     luaL_Buffer b;
     int had_old;
 
@@ -323,6 +336,7 @@ static int map_get(lua_State *L)
     const uint8_t *key = check_bytes(L, 2, m->key_len, "key");
     luaL_Buffer b;
 
+    charge_op(L, m);
     uint8_t *value = (uint8_t *)luaL_buffinitsize(L, &b, m->value_len);
     int found = fixedmap_get(m, key, value);
     luaL_pushresultsize(&b, found ? m->value_len : 0); /* value */
@@ -336,6 +350,7 @@ static int map_remove(lua_State *L)
     const uint8_t *key = check_bytes(L, 2, m->key_len, "key");
     luaL_Buffer b;
 
+    charge_op(L, m);
     uint8_t *old = (uint8_t *)luaL_buffinitsize(L, &b, m->value_len);
     int found = fixedmap_remove(m, key, old);
     luaL_pushresultsize(&b, found ? m->value_len : 0); /* old */
@@ -378,11 +393,11 @@ void fixedmap_lua_push_new(lua_State *L, lua_Integer key_len, lua_Integer value_
     struct map_box *box;
     status_t s;
 
-    if (key_len < 1 || key_len > FIXEDMAP_KEY_MAX) {
-        luaL_error(L, "fixedmap: key size must be 1..%d", FIXEDMAP_KEY_MAX);
+    if (key_len < 0 || key_len > FIXEDMAP_KEY_MAX) {
+        luaL_error(L, "fixedmap: key size must be 0..%d", FIXEDMAP_KEY_MAX);
     }
-    if (value_len < 1 || value_len > FIXEDMAP_VALUE_MAX) {
-        luaL_error(L, "fixedmap: value size must be 1..%d", FIXEDMAP_VALUE_MAX);
+    if (value_len < 0 || value_len > FIXEDMAP_VALUE_MAX) {
+        luaL_error(L, "fixedmap: value size must be 0..%d", FIXEDMAP_VALUE_MAX);
     }
     /* The box gets its metatable (with __gc) before the map exists. */
     box = lua_newuserdatauv(L, sizeof(*box), 0);  /* box */

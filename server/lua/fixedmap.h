@@ -23,8 +23,8 @@
 #include "base/status.h"
 
 enum {
-    FIXEDMAP_KEY_MAX = 1024,     /* bytes per key */
-    FIXEDMAP_VALUE_MAX = 65536,  /* bytes per value */
+    FIXEDMAP_KEY_MAX = 4 << 20,   /* bytes per key (HsmEnclave's limit) */
+    FIXEDMAP_VALUE_MAX = 4 << 20, /* bytes per value */
     FIXEDMAP_HASH_KEY_LEN = 16,  /* SipHash-2-4 key */
 };
 
@@ -35,8 +35,8 @@ struct fixedmap;
 
 /* Lifecycle. */
 
-/* Creates an empty map for keys of exactly key_len (1..FIXEDMAP_KEY_MAX)
- * and values of exactly value_len (1..FIXEDMAP_VALUE_MAX) bytes.
+/* Creates an empty map for keys of exactly key_len (0..FIXEDMAP_KEY_MAX)
+ * and values of exactly value_len (0..FIXEDMAP_VALUE_MAX) bytes.
  * INVALID_ARGUMENT for bad sizes, RESOURCE_EXHAUSTED when alloc fails.
  * On failure *out is untouched. */
 status_t fixedmap_new(size_t key_len, size_t value_len,

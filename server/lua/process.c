@@ -12,12 +12,13 @@
 
 #include "base/log.h"
 #include "base/text.h"
+#include "lua/budget.h"
 #include "lua/sandbox.h"
 #include "platform/platform.h"
 
-/* The count hook fires every HOOK_PERIOD instructions (or every
- * `instructions`, if smaller) and charges that many to the call's budget. */
-enum { HOOK_PERIOD = 1000 };
+/* An allocation growing by this much reads the clock: building a large
+ * result is when a C function runs long. */
+enum { CLOCK_CHECK_ALLOC = 64 * 1024 };
 
 /* The details of the two limit errors, on the wire as the close reason. */
 #define INSTRUCTION_LIMIT "instruction limit exceeded"
@@ -31,18 +32,14 @@ struct process {
     char name[PROCESS_NAME_MAX + 1];
     uint64_t created_at;
     size_t mem_used;
-    int hook_period;
-    /* Per call: reset by begin_call. */
-    uint64_t insn_used;
-    int insn_expired;  /* sticky until the call unwinds */
-    int mem_refused;   /* the allocator refused a request during this call */
-    int in_call;
+    struct budget budget;    /* per call: instructions, charged work, allocation, time */
+    int mem_refused;         /* the allocator refused a request during this call */
 };
 
 /* The inputs of one entry into Lua, passed to a trampoline as light userdata. */
 struct call {
     struct process *p;
-    const char *hook;  /* global hook name; NULL runs the chunk in source */
+    int hook;          /* HOOK_*; unused when running the chunk in source */
     const uint8_t *source;
     size_t source_len;
     lua_Integer cid;
@@ -53,6 +50,14 @@ struct call {
     int has_msg;
 };
 
+/* The three hooks, looked up once after the top level ran (HsmEnclave
+ * does the same: reassigning a global later changes nothing). Each is kept
+ * in the registry under the address of its name. */
+enum { HOOK_CREATE, HOOK_MESSAGE, HOOK_CLOSE, HOOK_COUNT };
+static const char *const hook_names[HOOK_COUNT] = {
+    "HandleChannelCreate", "HandleChannelMessage", "HandleChannelClose",
+};
+
 __attribute__((weak)) int process_alloc_should_fail(void)
 {
     return 0;
@@ -60,7 +65,11 @@ __attribute__((weak)) int process_alloc_should_fail(void)
 
 /* Charges every byte to the process. Growing requests past the cap fail and
  * are remembered, so the call maps to RESOURCE_EXHAUSTED even when the app
- * catches the memory error and raises something else. Shrinks never fail. */
+ * catches the memory error and raises something else. Bytes grown during a
+ * call are charged to its budget too (a loop of growing concatenations
+ * copies quadratically in few instructions); once the budget is spent,
+ * growing requests fail, which stops any C function that is building a
+ * result. Shrinks never fail. */
 static void *process_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct process *p = ud;
@@ -74,7 +83,16 @@ static void *process_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > old &&
         (nsize - old > p->limits.memory_cap - p->mem_used || process_alloc_should_fail())) {
-        p->mem_refused = 1;
+        /* The first limit hit names the status: memory refused before the
+         * budget ran out is RESOURCE_EXHAUSTED even if the app swallowed
+         * it and then ran out of time. */
+        if (p->budget.expired == BUDGET_LIVE) {
+            p->mem_refused = 1;
+        }
+        return NULL;
+    }
+    if (nsize > old && budget_spend(&p->budget, (nsize - old) / BUDGET_BYTES_PER_UNIT,
+                                    nsize - old >= CLOCK_CHECK_ALLOC)) {
         return NULL;
     }
     grown = realloc(ptr, nsize);
@@ -104,40 +122,10 @@ static int on_panic(lua_State *L)
     abort();
 }
 
-/* Charges one count period per firing. A thread armed at another count is
- * either a fresh coroutine (sandbox.c arms each to fire at its first
- * instruction, so it pays a period up front and cannot run a partial period
- * for free) or one left armed by an earlier call's expiry; it is re-armed to
- * the period and charged. Once the budget is spent the hook re-arms on every
- * instruction and line of whichever thread runs, so a pcall (or coroutine)
- * in the app cannot swallow the error; begin_call clears it. [-0, +0, v] */
-static void count_hook(lua_State *L, lua_Debug *ar)
-{
-    struct process *p = state_process(L);
-
-    (void)ar;
-    if (!p->insn_expired) {
-        if (lua_gethookcount(L) != p->hook_period) {
-            lua_sethook(L, count_hook, LUA_MASKCOUNT, p->hook_period);
-        }
-        p->insn_used += (uint64_t)p->hook_period;
-        if (p->insn_used < p->limits.instructions) {
-            return;
-        }
-        p->insn_expired = 1;
-    }
-    lua_sethook(L, count_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-    luaL_error(L, "instruction limit exceeded");
-}
-
 static void begin_call(struct process *p)
 {
-    ENCLAVED_ASSERT(!p->in_call);
-    p->in_call = 1;
-    p->insn_used = 0;
-    p->insn_expired = 0;
     p->mem_refused = 0;
-    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, p->hook_period);
+    budget_begin(&p->budget);
 }
 
 /* Trampoline: one full collection. [-1, +0, -] */
@@ -150,14 +138,13 @@ static int run_collect(lua_State *L)
 /* After a memory failure the next call's frames would reuse stack slots
  * that still hold the garbage (registers above top are not cleared), and an
  * emergency collection inside that call marks them live. A full collection
- * from an empty stack clears the dead slice and frees the garbage. Finalizers
- * it runs get a fresh instruction budget; their errors are dropped. */
+ * from an empty stack clears the dead slice and frees the garbage. No app
+ * code runs (apps cannot set __gc); it gets a fresh budget all the same. */
 static void collect_after_memory_failure(struct process *p)
 {
     lua_settop(p->L, 0);
-    p->insn_used = 0;
-    p->insn_expired = 0;
-    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, p->hook_period);
+    budget_end(&p->budget);
+    begin_call(p);
     lua_pushcfunction(p->L, run_collect);               /* collect */
     lua_pushnil(p->L);                                  /* collect nil */
     (void)lua_pcall(p->L, 1, 0, 0);                     /* (err) */
@@ -166,38 +153,45 @@ static void collect_after_memory_failure(struct process *p)
 static void end_call(struct process *p)
 {
     lua_settop(p->L, 0);
-    p->in_call = 0;
+    budget_end(&p->budget);
 }
 
-/* Trampoline for process_new: env, load (text only), set _ENV, run the top
- * level, then collect the garbage of building it. [-1, +0, e] */
+/* Trampoline for process_new: env, load (text only, named after the
+ * process so errors read "kv:43:"), set _ENV, run the top level, keep the
+ * hooks, then collect the garbage of building it. [-1, +0, e] */
 static int run_chunk(lua_State *L)
 {
     struct call *c = lua_touserdata(L, 1);
+    char chunk_name[PROCESS_NAME_MAX + 2];
 
+    snprintf(chunk_name, sizeof(chunk_name), "=%s", c->p->name[0] != '\0' ? c->p->name : "app");
     sandbox_push_env(L, &c->p->identity);               /* c env */
-    if (luaL_loadbufferx(L, (const char *)c->source, c->source_len, "=app", "t") != LUA_OK) {
+    if (luaL_loadbufferx(L, (const char *)c->source, c->source_len, chunk_name, "t") !=
+        LUA_OK) {
         return lua_error(L);                            /* c env err */
     }
     lua_pushvalue(L, -2);                               /* c env chunk env */
     const char *upvalue = lua_setupvalue(L, -2, 1);     /* c env chunk */
     ENCLAVED_ASSERT(upvalue != NULL);
     lua_call(L, 0, 0);                                  /* c env */
+    for (int i = 0; i < HOOK_COUNT; i++) {
+        lua_pushstring(L, hook_names[i]);               /* c env name */
+        lua_rawget(L, -2);                              /* c env hook|nil */
+        lua_rawsetp(L, LUA_REGISTRYINDEX, hook_names[i]); /* c env */
+    }
     lua_gc(L, LUA_GCCOLLECT);
     return 0;
 }
 
-/* Trampoline for a hook: looks the hook up raw in the env, pushes its
- * arguments and calls it. Returns the hook's first result, or nothing when
- * the hook is absent. [-1, +(0|1), e] */
+/* Trampoline for a hook: fetches the hook kept after the top level ran,
+ * pushes its arguments and calls it. Returns the hook's first result, or
+ * nothing when the hook is absent. [-1, +(0|1), e] */
 static int run_hook(lua_State *L)
 {
     struct call *c = lua_touserdata(L, 1);
     int nargs = 1;
 
-    lua_pushglobaltable(L);                             /* c env */
-    lua_pushstring(L, c->hook);                         /* c env name */
-    if (lua_rawget(L, -2) == LUA_TNIL) {                /* c env fn */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, hook_names[c->hook]) == LUA_TNIL) { /* c fn */
         return 0;
     }
     lua_pushinteger(L, c->cid);                         /* c env fn cid */
@@ -220,15 +214,21 @@ static status_t map_failure(struct process *p, int lua_status, status_t plain, c
     char detail[PROCESS_ERROR_MAX + 1];
     size_t len;
 
-    if (p->insn_expired) {
-        LOG_D("process %u: %s: instruction limit exceeded", (unsigned)p->identity.pid, what);
-        status_trail_set_detail(INSTRUCTION_LIMIT, sizeof(INSTRUCTION_LIMIT) - 1);
-        FAIL(STATUS_DEADLINE_EXCEEDED, "lua: instruction limit exceeded");
-    }
-    if (lua_status == LUA_ERRMEM || p->mem_refused) {
+    if (p->mem_refused || (lua_status == LUA_ERRMEM && p->budget.expired == BUDGET_LIVE)) {
         LOG_D("process %u: %s: memory limit exceeded", (unsigned)p->identity.pid, what);
         status_trail_set_detail(MEMORY_LIMIT, sizeof(MEMORY_LIMIT) - 1);
         FAIL(STATUS_RESOURCE_EXHAUSTED, "lua: memory limit exceeded");
+    }
+    if (p->budget.expired == BUDGET_TIME) {
+        static const char text[] = "time limit exceeded (max_hook_ms)";
+        LOG_D("process %u: %s: %s", (unsigned)p->identity.pid, what, text);
+        status_trail_set_detail(text, sizeof(text) - 1);
+        FAIL(STATUS_DEADLINE_EXCEEDED, "lua: time limit exceeded");
+    }
+    if (p->budget.expired == BUDGET_WORK) {
+        LOG_D("process %u: %s: %s", (unsigned)p->identity.pid, what, INSTRUCTION_LIMIT);
+        status_trail_set_detail(INSTRUCTION_LIMIT, sizeof(INSTRUCTION_LIMIT) - 1);
+        FAIL(STATUS_DEADLINE_EXCEEDED, "lua: instruction limit exceeded");
     }
     if (lua_type(p->L, -1) == LUA_TSTRING) {
         const char *text = lua_tolstring(p->L, -1, &len);
@@ -317,10 +317,19 @@ static status_t deliver_outputs(struct process *p)
         snprintf(why, sizeof(why), "hook returned a %s, not a table", luaL_typename(L, t));
         return fail_output(STATUS_INTERNAL, why);
     }
-    lua_Unsigned count = lua_rawlen(L, t);
+    /* As HsmEnclave reads it: up to the first nil (lua_rawlen may report
+     * any border of a table with holes). */
+    lua_Unsigned count = 0;
+    while (count <= p->limits.max_outputs) {
+        int type = lua_rawgeti(L, t, (lua_Integer)count + 1);
+        lua_pop(L, 1);
+        if (type == LUA_TNIL) {
+            break;
+        }
+        count++;
+    }
     if (count > p->limits.max_outputs) {
-        snprintf(why, sizeof(why), "%llu outputs exceed the limit of %u",
-                 (unsigned long long)count, (unsigned)p->limits.max_outputs);
+        snprintf(why, sizeof(why), "outputs exceed the limit of %u", (unsigned)p->limits.max_outputs);
         return fail_output(STATUS_RESOURCE_EXHAUSTED, why);
     }
     for (lua_Unsigned i = 1; i <= count; i++) {
@@ -362,7 +371,7 @@ static status_t enter_lua(struct process *p, lua_CFunction trampoline, struct ca
         return map_failure(p, rc, plain, what);
     }
     /* A coroutine may have swallowed the expiry and returned normally. */
-    if (p->insn_expired) {
+    if (p->budget.expired != BUDGET_LIVE) {
         return map_failure(p, LUA_ERRRUN, plain, what);
     }
     return STATUS_OK;
@@ -374,7 +383,7 @@ static status_t call_hook(struct process *p, struct call *c)
 
     c->p = p;
     begin_call(p);
-    s = enter_lua(p, run_hook, c, STATUS_INTERNAL, c->hook);
+    s = enter_lua(p, run_hook, c, STATUS_INTERNAL, hook_names[c->hook]);
     if (s == STATUS_OK) {
         s = deliver_outputs(p);
     }
@@ -387,9 +396,9 @@ static status_t call_hook(struct process *p, struct call *c)
 
 static void close_state(struct process *p)
 {
-    /* Finalizers run during lua_close; an expired cap stops them at once. */
-    p->insn_expired = 1;
-    lua_sethook(p->L, count_hook, LUA_MASKCOUNT, 1);
+    /* Apps cannot set __gc, so lua_close runs no app code; should one
+     * slip through, an expired budget stops it at its first instruction. */
+    budget_stop(&p->budget);
     lua_close(p->L);
     ENCLAVED_ASSERT(p->mem_used == 0);
 }
@@ -412,9 +421,10 @@ status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_
     p->identity.sealing_secret = sealing_secret;
     p->host = host;
     p->limits = *limits;
-    p->hook_period = limits->instructions == 0             ? 1
-                     : limits->instructions < HOOK_PERIOD ? (int)limits->instructions
-                                                          : HOOK_PERIOD;
+    p->budget.limit = limits->instructions;
+    p->budget.hook_ms = limits->hook_ms;
+    p->budget.memory_cap = limits->memory_cap;
+    p->budget.memory_used = &p->mem_used;
     if (name != NULL) {
         strncpy(p->name, name, PROCESS_NAME_MAX);
     }
@@ -429,6 +439,7 @@ status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_
         FAIL(STATUS_RESOURCE_EXHAUSTED, "cannot create Lua state");
     }
     lua_atpanic(p->L, on_panic);
+    budget_attach(&p->budget, p->L);
 
     memset(&c, 0, sizeof(c));
     c.p = p;
@@ -452,14 +463,14 @@ void process_free(struct process *p)
     if (p == NULL) {
         return;
     }
-    ENCLAVED_ASSERT(!p->in_call);
+    ENCLAVED_ASSERT(!p->budget.in_call);
     close_state(p);
     free(p);
 }
 
 status_t process_handle_create(struct process *p, uint32_t channel_id, enum process_chan_type type)
 {
-    struct call c = {.hook = "HandleChannelCreate", .cid = channel_id, .has_type = 1,
+    struct call c = {.hook = HOOK_CREATE, .cid = channel_id, .has_type = 1,
                      .type = (lua_Integer)type};
     return call_hook(p, &c);
 }
@@ -467,7 +478,7 @@ status_t process_handle_create(struct process *p, uint32_t channel_id, enum proc
 status_t process_handle_message(struct process *p, uint32_t channel_id, const uint8_t *msg,
                                 size_t len)
 {
-    struct call c = {.hook = "HandleChannelMessage", .cid = channel_id, .msg = msg,
+    struct call c = {.hook = HOOK_MESSAGE, .cid = channel_id, .msg = msg,
                      .msg_len = len, .has_msg = 1};
     if (msg == NULL) {
         c.msg = (const uint8_t *)"";
@@ -478,7 +489,7 @@ status_t process_handle_message(struct process *p, uint32_t channel_id, const ui
 
 status_t process_handle_close(struct process *p, uint32_t channel_id)
 {
-    struct call c = {.hook = "HandleChannelClose", .cid = channel_id};
+    struct call c = {.hook = HOOK_CLOSE, .cid = channel_id};
     return call_hook(p, &c);
 }
 

@@ -28,7 +28,10 @@ enum { PROCESS_NAME_MAX = 64, PROCESS_ERROR_MAX = 200 };
 
 struct process_limits {
     size_t memory_cap;        /* bytes charged by this state's allocator */
-    uint64_t instructions;    /* VM instructions per hook call (and for the chunk's top level) */
+    uint64_t instructions;    /* work units per hook call (and for the chunk's top level, and
+                                 for a destroy): VM instructions plus charged C work and
+                                 allocation (lua/budget.h) */
+    uint32_t hook_ms;         /* wall-clock deadline per call, ms; 0 means 100 */
     uint32_t max_outputs;     /* outputs per hook call */
     size_t max_message;       /* bytes per output message */
 };
@@ -57,10 +60,12 @@ struct process_host {         /* borrowed by the process; must outlive it */
 /* Lifecycle. */
 
 /* Creates a process: a new lua_State with the capped allocator and the
- * sandbox env; loads source in mode "t" and runs its top level under the
- * instruction cap. INVALID_ARGUMENT for a binary chunk, a syntax error or a
- * runtime error (the Lua message is the trail detail), RESOURCE_EXHAUSTED
- * on memory, DEADLINE_EXCEEDED when the top level runs too long. name is
+ * sandbox env; loads source in mode "t" (named after the process, so
+ * errors read "name:line:") and runs its top level under one budget
+ * (lua/budget.h); then looks the three hooks up, once. INVALID_ARGUMENT for
+ * a binary chunk, a syntax error or a runtime error (the Lua message is the
+ * trail detail), RESOURCE_EXHAUSTED on memory, DEADLINE_EXCEEDED when the
+ * top level runs too long. name is
  * copied (truncated to PROCESS_NAME_MAX); code hash = SHA-256 of the exact
  * source bytes. sealing_secret (32 bytes, borrowed; it must outlive the
  * process) is what enclave.encrypt/decrypt seal with; NULL makes both raise
@@ -68,16 +73,19 @@ struct process_host {         /* borrowed by the process; must outlive it */
 status_t process_new(uint32_t id, const char *name, const uint8_t *source, size_t len,
                      const struct process_limits *limits, const struct process_host *host,
                      const uint8_t *sealing_secret, struct process **out);
-/* Closes the state (finalizers run under an already expired instruction
- * cap) and frees the process. NULL is a no-op. */
+/* Closes the state and frees the process; no app code runs (apps cannot
+ * set __gc), so it returns at once. NULL is a no-op. */
 void process_free(struct process *p);
 
-/* Operations: the hooks. A missing global hook is success with no outputs.
+/* Operations: the hooks, as they were after the top level ran (assigning
+ * a global hook later changes nothing). A missing hook is success with no
+ * outputs. Outputs are read up to the first nil.
  * OK after delivering every output; otherwise nothing is delivered and the
  * status is INTERNAL (Lua error, or malformed outputs: non-table result, bad
  * entry, channel not belonging to p), RESOURCE_EXHAUSTED (memory cap, too
- * many outputs, message over max_message) or DEADLINE_EXCEEDED (instruction
- * cap), with a bounded message as the trail detail. The process stays
+ * many outputs, message over max_message) or DEADLINE_EXCEEDED (work
+ * budget or max_hook_ms), with a bounded message as the trail detail; when
+ * memory was refused before the budget ran out, RESOURCE_EXHAUSTED. The process stays
  * usable after any failure. */
 status_t process_handle_create(struct process *p, uint32_t channel_id, enum process_chan_type type);
 status_t process_handle_message(struct process *p, uint32_t channel_id, const uint8_t *msg,

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "wire/dispatch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 
 #include "base/log.h"
 #include "core/core.h"
+#include "core/peer.h"
 #include "platform/platform.h"
 #include "wire/encode.h"
 
@@ -196,8 +198,47 @@ static status_t fill_process_infos(const struct process_table *t, Enclaved__Proc
     return STATUS_OK;
 }
 
+/* Fills stats->peer_links from the link table, into caller arrays of
+ * PEER_LINKS_MAX entries (addresses formatted into addr). */
+static void fill_peer_links(const struct core *core, Enclaved__Stats *stats,
+                            Enclaved__PeerLinkInfo *infos, Enclaved__PeerLinkInfo **ptrs,
+                            char (*addr)[CONFIG_HOST_MAX + 8])
+{
+    size_t n = 0;
+
+    for (const struct peer_link *l = peer_first(core->peers); l != NULL && n < PEER_LINKS_MAX;
+         l = peer_next(l)) {
+        Enclaved__PeerLinkInfo *info = &infos[n];
+
+        enclaved__peer_link_info__init(info);
+        snprintf(addr[n], sizeof(addr[n]), "%s:%u", l->host, l->port);
+        info->link_id = l->id;
+        info->address = addr[n];
+        info->code_hash.data = (uint8_t *)l->code_hash;
+        info->code_hash.len = PEER_HASH_LEN;
+        info->state = (char *)peer_state_name(l->state);
+        info->channel_id = l->channel_id;
+        info->remote_channel_id = l->remote_channel_id;
+        info->last_error = (char *)l->last_error;
+        info->since_micros = l->since_micros;
+        info->messages_in = l->messages_in;
+        info->messages_out = l->messages_out;
+        info->bytes_in = l->bytes_in;
+        info->bytes_out = l->bytes_out;
+        info->failures = l->failures;
+        info->origin = (char *)(l->origin == PEER_ORIGIN_CONFIG ? "config" : "request");
+        ptrs[n] = info;
+        n++;
+    }
+    stats->n_peer_links = n;
+    stats->peer_links = ptrs;
+}
+
 static void handle_get_stats(const struct caller *c, uint64_t id)
 {
+    static Enclaved__PeerLinkInfo peer_infos[PEER_LINKS_MAX];
+    static Enclaved__PeerLinkInfo *peer_ptrs[PEER_LINKS_MAX];
+    static char peer_addrs[PEER_LINKS_MAX][CONFIG_HOST_MAX + 8];
     const struct core *core = c->core;
     const struct core_stats *st = &core->stats;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
@@ -245,6 +286,7 @@ static void handle_get_stats(const struct caller *c, uint64_t id)
     }
     stats.n_processes_info = procs;
     stats.processes_info = ptrs;
+    fill_peer_links(core, &stats, peer_infos, peer_ptrs, peer_addrs);
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_STATS;
     r.stats = &stats;
@@ -288,6 +330,7 @@ static void handle_process_destroy(const struct caller *c, uint64_t id,
         req->target_case == ENCLAVED__PROCESS_DESTROY__TARGET_CODE_HASH, req->process_id,
         &req->code_hash);
     struct proc *p = NULL;
+    uint8_t hash[PEER_HASH_LEN];
     status_t st;
 
     st = procs_resolve(c->core->processes, &target, &p);
@@ -300,8 +343,11 @@ static void handle_process_destroy(const struct caller *c, uint64_t id,
     r.result_case = ENCLAVED__RESPONSE__RESULT_PROCESS_DESTROYED;
     r.process_destroyed = &destroyed;
     encode_response(c->out, &r);
-    /* Its consequences: each channel's ChannelClosed UNAVAILABLE. */
+    /* Its consequences: each channel's ChannelClosed UNAVAILABLE, and the
+     * end of the peer links of the last process with this code. */
+    memcpy(hash, process_code_hash(p->lua), sizeof(hash));
     procs_destroy(c->core->processes, p);
+    peer_forget_hash(c->core->peers, hash);
 }
 
 static void handle_process_list(const struct caller *c, uint64_t id)
@@ -333,7 +379,43 @@ static void handle_reset(const struct caller *c, uint64_t id)
     encode_status(c->out, id, STATUS_OK, "");
     /* Its consequences: every channel's ChannelClosed UNAVAILABLE. */
     count = procs_reset(c->core->processes);
+    /* No process is left, so no peer link either. */
+    peer_stop_all(c->core->peers);
     LOG_I("reset: %zu processes destroyed", count);
+}
+
+/* PeerConnect: a server-owned link, answered at once with its id. */
+static void handle_peer_connect(const struct caller *c, uint64_t id,
+                                const Enclaved__PeerConnect *req)
+{
+    Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
+    Enclaved__PeerConnected connected = ENCLAVED__PEER_CONNECTED__INIT;
+    char host[CONFIG_HOST_MAX];
+    uint16_t port = 0;
+    uint32_t link_id = 0;
+    status_t st;
+
+    if (req->address == NULL || strlen(req->address) >= CONFIG_LINE_MAX ||
+        config_parse_address(req->address, host, &port) != STATUS_OK || port == 0) {
+        status_trail_reset();
+        encode_status(c->out, id, STATUS_INVALID_ARGUMENT, "address must be dotted IPv4 HOST:PORT");
+        return;
+    }
+    if (req->code_hash.len != PEER_HASH_LEN) {
+        encode_status(c->out, id, STATUS_INVALID_ARGUMENT, "code_hash must be 32 bytes");
+        return;
+    }
+    st = peer_add(c->core->peers, host, port, req->code_hash.data, PEER_ORIGIN_REQUEST, &link_id);
+    if (st != STATUS_OK) {
+        answer_failure(c, id, st);
+        return;
+    }
+    connected.link_id = link_id;
+    r.id = id;
+    r.result_case = ENCLAVED__RESPONSE__RESULT_PEER_CONNECTED;
+    r.peer_connected = &connected;
+    /* The first dial is due now: the driver rearms its timer after this input. */
+    encode_response(c->out, &r);
 }
 
 static void handle_channel_open(const struct caller *c, uint64_t id,
@@ -408,6 +490,9 @@ static void handle_request(const struct caller *c, const Enclaved__Request *req)
     case ENCLAVED__REQUEST__BODY_CHANNEL_OPEN:
         handle_channel_open(c, req->id, req->channel_open);
         break;
+    case ENCLAVED__REQUEST__BODY_PEER_CONNECT:
+        handle_peer_connect(c, req->id, req->peer_connect);
+        break;
     case ENCLAVED__REQUEST__BODY__NOT_SET:
         if (req->base.n_unknown_fields > 0) {
             encode_status(c->out, req->id, STATUS_UNIMPLEMENTED, "unknown request kind");
@@ -416,7 +501,6 @@ static void handle_request(const struct caller *c, const Enclaved__Request *req)
         }
         break;
     default:
-        /* PeerConnect (DESIGN §7) is not built yet. */
         encode_status(c->out, req->id, STATUS_UNIMPLEMENTED, "request not implemented");
         break;
     }

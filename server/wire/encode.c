@@ -25,7 +25,12 @@ void encoder_clear(struct encoder *e)
 
 status_t encode_frame(struct encoder *e, const Enclaved__ServerFrame *f)
 {
-    size_t n = protobuf_c_message_get_packed_size(&f->base);
+    return encode_message(e, &f->base);
+}
+
+status_t encode_message(struct encoder *e, const ProtobufCMessage *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
 
     if (e->dead) {
         return STATUS_OK;
@@ -51,7 +56,7 @@ status_t encode_frame(struct encoder *e, const Enclaved__ServerFrame *f)
         return STATUS_OK;
     }
     frame_write_length(e->buf.data + e->buf.end, (uint32_t)n);
-    protobuf_c_message_pack(&f->base, e->buf.data + e->buf.end + FRAME_HEADER_LEN);
+    protobuf_c_message_pack(m, e->buf.data + e->buf.end + FRAME_HEADER_LEN);
     e->buf.end += FRAME_HEADER_LEN + n;
     e->stats->frames_out++;
     return STATUS_OK;

@@ -39,6 +39,8 @@ void encoder_clear(struct encoder *e);
  * max_frame; OK otherwise, also when the encoder is or becomes dead (the
  * frame is dropped with the connection). */
 status_t encode_frame(struct encoder *e, const Enclaved__ServerFrame *f);
+/* The same for any message: a peer link's connection sends ClientFrames. */
+status_t encode_message(struct encoder *e, const ProtobufCMessage *m);
 /* A Response (id, status and result filled in by the caller); one that does
  * not fit in max_frame is replaced by RESOURCE_EXHAUSTED. Counts a non-OK
  * status. */

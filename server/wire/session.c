@@ -23,6 +23,12 @@ static void wake(struct session *s)
     }
 }
 
+/* peerwire's wake: the link's channel wrote to this session. */
+static void wake_peer(void *ctx)
+{
+    wake(ctx);
+}
+
 /* The core_sink of a client session: channel output as ServerFrames. */
 static void sink_channel_data(void *ctx, uint32_t channel_id, const uint8_t *data, size_t len)
 {
@@ -60,15 +66,41 @@ status_t session_new(struct core *core, session_wake_fn wake_fn, void *io_handle
     encoder_init(&s->out, &core->config, &core->stats, s->id);
     core->stats.connections_open++;
     core->stats.connections_total++;
-    snprintf(s->peer, sizeof(s->peer), "?");
+    snprintf(s->client_addr, sizeof(s->client_addr), "?");
     *out = s;
     return STATUS_OK;
 }
 
-void session_set_peer(struct session *s, const char *peer)
+void session_set_client_addr(struct session *s, const char *peer)
 {
-    snprintf(s->peer, sizeof(s->peer), "%s", peer);
-    LOG_I("connection %llu opened from %s", (unsigned long long)s->id, s->peer);
+    snprintf(s->client_addr, sizeof(s->client_addr), "%s", peer);
+    LOG_I("connection %llu opened from %s", (unsigned long long)s->id, s->client_addr);
+}
+
+status_t session_new_peer(struct core *core, session_wake_fn wake_fn, void *io_handle,
+                          uint32_t link_id, struct session **out)
+{
+    struct session *s = calloc(1, sizeof(*s));
+
+    ENSURE(s != NULL, STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    s->core = core;
+    s->io_handle = io_handle;
+    s->wake = wake_fn;
+    s->id = next_session_id++;
+    s->peer_link_id = link_id;
+    snprintf(s->client_addr, sizeof(s->client_addr), "peer link %u", link_id);
+    channel_owner_init(&s->owner, &session_sink, s);
+    encoder_init(&s->out, &core->config, &core->stats, s->id);
+    if (!peerwire_start(&s->peer, core->peers, &s->out, wake_peer, s, link_id)) {
+        encoder_clear(&s->out);
+        free(s);
+        FAIL(STATUS_NOT_FOUND, "peer link gone");
+    }
+    core->stats.connections_open++;
+    core->stats.connections_total++;
+    LOG_D("connection %llu opened for peer link %u", (unsigned long long)s->id, link_id);
+    *out = s;
+    return STATUS_OK;
 }
 
 void session_free(struct session *s)
@@ -80,8 +112,11 @@ void session_free(struct session *s)
     }
     core = s->core;
     channel_close_owner(core->channels, &s->owner);
+    if (s->peer_link_id != 0) {
+        peerwire_closed(&s->peer);
+    }
     core->stats.connections_open--;
-    LOG_I("connection %llu from %s closed", (unsigned long long)s->id, s->peer);
+    LOG_I("connection %llu from %s closed", (unsigned long long)s->id, s->client_addr);
     buffer_free(&s->in);
     encoder_clear(&s->out);
     free(s);
@@ -102,11 +137,11 @@ static void fail_framing(struct session *s, enum frame_result r, uint32_t n)
 {
     if (r == FRAME_EMPTY) {
         LOG_W("connection %llu from %s: frame length 0, closing", (unsigned long long)s->id,
-              s->peer);
+              s->client_addr);
         encode_status(&s->out, 0, STATUS_INVALID_ARGUMENT, "frame length 0");
     } else {
         LOG_W("connection %llu from %s: frame length %u over max_frame %u, closing",
-              (unsigned long long)s->id, s->peer, n, s->core->config.max_frame);
+              (unsigned long long)s->id, s->client_addr, n, s->core->config.max_frame);
         encode_status(&s->out, 0, STATUS_RESOURCE_EXHAUSTED, "frame length over max_frame");
     }
     s->closing = 1;
@@ -130,7 +165,11 @@ static size_t handle_frames(struct session *s, const uint8_t *data, size_t len)
             break;
         }
         s->core->stats.frames_in++;
-        dispatch_frame(s->core, &s->owner, &s->out, data + used + FRAME_HEADER_LEN, n);
+        if (s->peer_link_id != 0) {
+            peerwire_frame(&s->peer, data + used + FRAME_HEADER_LEN, n);
+        } else {
+            dispatch_frame(s->core, &s->owner, &s->out, data + used + FRAME_HEADER_LEN, n);
+        }
         used += FRAME_HEADER_LEN + (size_t)n;
     }
     return used;

@@ -29,6 +29,7 @@
 #include "core/channel.h"
 #include "core/core.h"
 #include "wire/encode.h"
+#include "wire/peerwire.h"
 
 /* The driver's wake (wire -> io): io_handle's session has output or must
  * close; the driver flushes it after the current event. */
@@ -44,9 +45,13 @@ struct session {
     struct byte_buffer in;            /* private: partial frames and paused input */
     struct encoder out;               /* private: encoded frames not yet written */
     uint64_t id;                      /* read-only: for logs */
-    char peer[SESSION_PEER_CAP];      /* read-only: "ADDR:PORT" of the client, for logs */
+    char client_addr[SESSION_PEER_CAP]; /* read-only: "ADDR:PORT" of the client, for logs */
     int feeding;                      /* private: its own input is being handled */
     int closing;                      /* close once output is flushed */
+    /* A peer link's connection (DESIGN §7): this server is the client, and
+     * wire/peerwire reads the remote's ServerFrames. 0 for a client's. */
+    uint32_t peer_link_id;            /* read-only */
+    struct peerwire peer;             /* private to peerwire */
 };
 
 /* Creates a session for a new connection; wake (NULL: none) is called with
@@ -56,7 +61,13 @@ status_t session_new(struct core *core, session_wake_fn wake, void *io_handle,
                      struct session **out);
 /* Records the client's address ("ADDR:PORT", truncated to fit) and logs the
  * open at info with the connection id; the close is logged with both too. */
-void session_set_peer(struct session *s, const char *peer);
+void session_set_client_addr(struct session *s, const char *peer);
+/* The session of peer link link_id once its TCP connect finished: sends the
+ * link's ChannelOpen (wire/peerwire). Not counted against max_connections.
+ * NOT_FOUND when the link no longer waits for it (the driver closes the
+ * socket), RESOURCE_EXHAUSTED on memory; *out untouched then. */
+status_t session_new_peer(struct core *core, session_wake_fn wake, void *io_handle,
+                          uint32_t link_id, struct session **out);
 /* Closes the session's channels (their processes see HandleChannelClose)
  * and frees it. NULL is a no-op. */
 void session_free(struct session *s);

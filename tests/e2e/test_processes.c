@@ -19,8 +19,11 @@ static struct test_server ts;
 
 static void start_default(void)
 {
+    /* A generous deadline: these cases prove the instruction and memory
+     * caps, on a shared machine; test_hostile proves the deadline. */
     static const char *const args[] = {"--max-instructions-per-hook", "2000000",
-                                       "--default-memory-per-process", "8M", NULL};
+                                       "--default-memory-per-process", "8M",
+                                       "--max-hook-ms", "5000", NULL};
     test_server_start(&ts, args);
 }
 

@@ -161,18 +161,43 @@ START_TEST(test_unknown_request_kind_is_unimplemented)
 }
 END_TEST
 
-START_TEST(test_peer_connect_is_unimplemented)
+/* PeerConnect's own checks; links themselves are the fleet suite's. */
+static const struct {
+    const char *address;
+    size_t hash_len;
+    status_t want;
+} peer_connect_cases[] = {
+    {NULL, 32, STATUS_INVALID_ARGUMENT},
+    {"", 32, STATUS_INVALID_ARGUMENT},
+    {"peer.example:7480", 32, STATUS_INVALID_ARGUMENT},
+    {"127.0.0.1", 32, STATUS_INVALID_ARGUMENT},
+    {"127.0.0.1:0", 32, STATUS_INVALID_ARGUMENT},
+    {"127.0.0.1:70000", 32, STATUS_INVALID_ARGUMENT},
+    {"127.0.0.1:7480", 31, STATUS_INVALID_ARGUMENT},
+    {"127.0.0.1:7480", 0, STATUS_INVALID_ARGUMENT},
+    /* Well formed, but no process here runs that code. */
+    {"127.0.0.1:7480", 32, STATUS_NOT_FOUND},
+};
+
+START_TEST(test_peer_connect_checks_address_and_hash)
 {
     struct client *c = test_server_connect(&ts);
     Enclaved__Request req = ENCLAVED__REQUEST__INIT;
     Enclaved__PeerConnect body = ENCLAVED__PEER_CONNECT__INIT;
     Enclaved__ServerFrame *f = NULL;
+    uint8_t hash[32];
 
+    memset(hash, 0x5a, sizeof(hash));
+    body.address = (char *)peer_connect_cases[_i].address;
+    body.code_hash.data = hash;
+    body.code_hash.len = peer_connect_cases[_i].hash_len;
     req.body_case = ENCLAVED__REQUEST__BODY_PEER_CONNECT;
     req.peer_connect = &body;
     ck_assert_int_eq(client_call(c, &req, &f), STATUS_OK);
-    ck_assert_int_eq(f->response->status, STATUS_UNIMPLEMENTED);
+    ck_assert_int_eq(f->response->status, peer_connect_cases[_i].want);
+    ck_assert_int_eq(f->response->result_case, ENCLAVED__RESPONSE__RESULT__NOT_SET);
     client_frame_free(f);
+    ck_assert_int_eq(client_ping(c), STATUS_OK);
     client_free(c);
 }
 END_TEST
@@ -312,30 +337,6 @@ START_TEST(test_disconnect_mid_frame_leaves_server_serving)
 }
 END_TEST
 
-/* Writes Pings without reading until the socket stops taking them. */
-static size_t flood_without_reading(int fd, size_t max_bytes)
-{
-    static const uint8_t ping[] = {0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x01, 0x12, 0x00};
-    uint8_t chunk[sizeof(ping) * 1000];
-    size_t sent = 0;
-
-    for (size_t i = 0; i < 1000; i++) {
-        memcpy(chunk + i * sizeof(ping), ping, sizeof(ping));
-    }
-    while (sent < max_bytes) {
-        struct pollfd pfd = {fd, POLLOUT, 0};
-        if (poll(&pfd, 1, 500) != 1) {
-            break;
-        }
-        ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n <= 0) {
-            break;
-        }
-        sent += (size_t)n;
-    }
-    return sent;
-}
-
 START_TEST(test_client_that_never_reads_is_bounded_and_others_are_served)
 {
     struct client *reader = test_server_connect(&ts);
@@ -351,7 +352,7 @@ START_TEST(test_client_that_never_reads_is_bounded_and_others_are_served)
     addr.sin_port = htons(ts.port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    sent = flood_without_reading(fd, 64u << 20);
+    sent = test_server_flood(fd, 64u << 20);
     /* The server stopped reading it: the kernel buffers filled long before 64 MiB. */
     ck_assert_uint_lt(sent, 64u << 20);
     for (int i = 0; i < 100; i++) {
@@ -381,7 +382,7 @@ START_TEST(test_shutdown_with_a_stuck_client_exits_cleanly)
     addr.sin_port = htons(stuck.port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    flood_without_reading(fd, 8u << 20);
+    test_server_flood(fd, 8u << 20);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     test_server_stop(&stuck);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -546,7 +547,8 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, test_oversized_frame_gets_one_error_then_close);
     tcase_add_test(tc, test_malformed_client_frame_keeps_connection_usable);
     tcase_add_test(tc, test_unknown_request_kind_is_unimplemented);
-    tcase_add_test(tc, test_peer_connect_is_unimplemented);
+    tcase_add_loop_test(tc, test_peer_connect_checks_address_and_hash, 0,
+                        (int)(sizeof(peer_connect_cases) / sizeof(peer_connect_cases[0])));
     tcase_add_test(tc, test_pipelined_requests_answer_in_order);
     tcase_add_test(tc, test_requests_held_back_by_backpressure_are_all_answered);
     tcase_add_test(tc, test_parked_input_is_answered_without_new_input);

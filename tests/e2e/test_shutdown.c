@@ -9,10 +9,8 @@
  * use after free aborts the server and its exit status fails the test.
  */
 #include <check.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "lib/client.h"
 #include "server.h"
@@ -38,31 +36,6 @@ static uint32_t open_raw(struct client *c, uint32_t pid)
                                          sizeof(msg)),
                      STATUS_OK);
     return cid;
-}
-
-/* Writes Pings without reading any answer until the server stops taking
- * them (its output for this connection is stuck behind full buffers). */
-static size_t flood_without_reading(int fd, size_t max_bytes)
-{
-    static const uint8_t ping[] = {0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x01, 0x12, 0x00};
-    uint8_t chunk[sizeof(ping) * 1000];
-    size_t sent = 0;
-
-    for (size_t i = 0; i < 1000; i++) {
-        memcpy(chunk + i * sizeof(ping), ping, sizeof(ping));
-    }
-    while (sent < max_bytes) {
-        struct pollfd pfd = {fd, POLLOUT, 0};
-        if (poll(&pfd, 1, 500) != 1) {
-            break;
-        }
-        ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n <= 0) {
-            break;
-        }
-        sent += (size_t)n;
-    }
-    return sent;
 }
 
 START_TEST(test_sigterm_while_closes_write_to_other_connections_exits_cleanly)
@@ -99,7 +72,7 @@ START_TEST(test_sigterm_while_closes_write_to_other_connections_exits_cleanly)
         client_free(probe);
     }
     /* The third connection never reads, so it outlives the others' close. */
-    ck_assert_uint_gt(flood_without_reading(client_fd(slow), 64u << 20), 0);
+    ck_assert_uint_gt(test_server_flood(client_fd(slow), 64u << 20), 0);
     /* SIGTERM: a closes first and writes to b and slow; b flushes and closes
      * and writes to slow; slow holds the loop open for the grace period. */
     log = test_server_stop_with_log(&ts, NULL);

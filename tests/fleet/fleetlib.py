@@ -74,8 +74,15 @@ class Member:
         self.log.write(b"---- run %d\n" % self.runs)
         self.log.flush()
         args = [self.binary, "--userdata", self.image, "--io", self.io] + self.extra_args
+        env = dict(os.environ)
+        preload = os.environ.get("ENCLAVED_TEST_PRELOAD")
+        if preload:
+            # As tests/support/server.c: the CodeSafe allow-list (seccomp) in
+            # the member from before main; new threads must not try rseq.
+            env["LD_PRELOAD"] = preload
+            env["GLIBC_TUNABLES"] = "glibc.pthread.rseq=0"
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=self.log)
+                                     stderr=self.log, env=env)
         ready = ("enclaved: listening on 127.0.0.1:%d\n" % self.port).encode()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -95,6 +102,19 @@ class Member:
 
     def tail(self, n=40):
         return b"\n".join(self.read_log().splitlines()[-n:]).decode(errors="replace")
+
+    def preload_problem(self):
+        """Under ENCLAVED_TEST_PRELOAD: a description of an off-list call or a
+        missing filter in this member's log, else None."""
+        if not os.environ.get("ENCLAVED_TEST_PRELOAD"):
+            return None
+        log = self.read_log()
+        if b"filter installed before main" not in log:
+            return "%s: the seccomp filter did not go in" % self.name
+        for line in log.splitlines():
+            if b"off-list syscall " in line:
+                return "%s met %s" % (self.name, line.decode(errors="replace"))
+        return None
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -116,7 +136,14 @@ class Member:
             err = "%s exited with status %d" % (self.name, self.proc.returncode)
         self.proc = None
         self.log.close()
-        return err
+        return err or self.sanitizer_problem() or self.preload_problem()
+
+    def sanitizer_problem(self):
+        """A sanitizer report in this member's log (UBSan goes on after one)."""
+        for line in self.read_log().splitlines():
+            if b"runtime error:" in line or b"Sanitizer" in line:
+                return "%s: %s" % (self.name, line.decode(errors="replace"))
+        return None
 
     def kill(self):
         """SIGKILL: the member loses everything it held in memory."""

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image/config.h"
 #include "core/core.h"
+#include "fakesink.h"
+#include "image/config.h"
 #include "wire/frame.h"
-#include "crypto/keystore.h"
 #include "wire/session.h"
 
 enum { COREHOST_SESSIONS = 64 };
@@ -32,22 +32,14 @@ static inline void corehost_wake(void *io_handle)
     h->wakes++;
 }
 
-/* Starts a core with cfg (NULL: defaults) and fixed keys. */
+/* Starts a core with cfg (NULL: defaults) and fakecore's fixed keys. */
 static inline void corehost_init(struct corehost *h, const struct config *cfg)
 {
-    struct config defaults;
-    struct keystore *ks = NULL;
-    uint8_t priv[32], secret[32];
+    struct fakecore core;
 
     memset(h, 0, sizeof(*h));
-    if (cfg == NULL) {
-        config_defaults(&defaults);
-        cfg = &defaults;
-    }
-    memset(priv, 0x11, sizeof(priv));
-    memset(secret, 0x22, sizeof(secret));
-    ck_assert_int_eq(keystore_new(priv, secret, &ks), STATUS_OK);
-    ck_assert_int_eq(core_new(cfg, ks, &h->core), STATUS_OK);
+    fakecore_init(&core, cfg);
+    h->core = core.core;
 }
 
 static inline struct session *corehost_session(struct corehost *h)

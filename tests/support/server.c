@@ -4,10 +4,12 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -222,4 +224,27 @@ struct client *test_server_connect(const struct test_server *ts)
 
     ck_assert_msg(s == STATUS_OK, "connect failed: %s", status_trail_message());
     return c;
+}
+
+size_t test_server_flood(int fd, size_t max_bytes)
+{
+    static const uint8_t ping[] = {0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x01, 0x12, 0x00};
+    uint8_t chunk[sizeof(ping) * 1000];
+    size_t sent = 0;
+
+    for (size_t i = 0; i < 1000; i++) {
+        memcpy(chunk + i * sizeof(ping), ping, sizeof(ping));
+    }
+    while (sent < max_bytes) {
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        if (poll(&pfd, 1, 500) != 1) {
+            break;
+        }
+        ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n <= 0) {
+            break;
+        }
+        sent += (size_t)n;
+    }
+    return sent;
 }

@@ -8,6 +8,7 @@
 #ifndef ENCLAVED_TEST_SERVER_H
 #define ENCLAVED_TEST_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -40,5 +41,9 @@ struct client *test_server_connect(const struct test_server *ts);
 char *test_server_read_log(const struct test_server *ts, size_t *len);
 /* Which driver: "uv" or "poll". */
 const char *test_server_io(void);
+/* Writes Ping frames to fd without reading any answer, until the server
+ * stops taking them (its output for this connection is stuck behind full
+ * buffers) or max_bytes went out; returns the bytes sent. */
+size_t test_server_flood(int fd, size_t max_bytes);
 
 #endif

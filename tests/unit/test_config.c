@@ -40,6 +40,7 @@ START_TEST(test_config_defaults_match_the_documented_values)
     ck_assert_uint_eq(cfg.default_memory_per_process, 67108864);
     ck_assert_uint_eq(cfg.max_instructions_per_hook, 10000000);
     ck_assert_uint_eq(cfg.max_outputs_per_hook, 1024);
+    ck_assert_uint_eq(cfg.max_hook_ms, 100);
     ck_assert_uint_eq(cfg.max_message, 1044480);
     ck_assert_uint_eq(cfg.handshake_timeout_ms, 10000);
     ck_assert_uint_eq(cfg.max_output_buffer, 16777216);
@@ -68,6 +69,7 @@ static const struct {
     {"default_memory_per_process = 64k", F(default_memory_per_process), 65536},
     {"max_instructions_per_hook = 1000", F(max_instructions_per_hook), 1000},
     {"max_outputs_per_hook = 3", F(max_outputs_per_hook), 3},
+    {"max_hook_ms = 250", F(max_hook_ms), 250},
     {"max_message = 16", F(max_message), 16},
     {"handshake_timeout_ms = 3600000", F(handshake_timeout_ms), 3600000},
     {"max_output_buffer = 16G", F(max_output_buffer), UINT64_C(16) << 30},
@@ -332,7 +334,7 @@ START_TEST(test_config_key_table_is_complete)
         ck_assert_msg(strncmp(err, "unknown key", 11) != 0, "%s", config_key_name(n));
         n++;
     }
-    ck_assert_uint_eq(n, 19);
+    ck_assert_uint_eq(n, 20);
     ck_assert_ptr_null(config_key_help(n));
 }
 END_TEST

@@ -59,10 +59,6 @@ START_TEST(test_fixedmap_rejects_bad_sizes)
 {
     struct fixedmap *m = (struct fixedmap *)&balance;
 
-    ck_assert_int_eq(fixedmap_new(0, 4, test_hash_key, counting_alloc, NULL, &m),
-                     STATUS_INVALID_ARGUMENT);
-    ck_assert_int_eq(fixedmap_new(4, 0, test_hash_key, counting_alloc, NULL, &m),
-                     STATUS_INVALID_ARGUMENT);
     ck_assert_int_eq(fixedmap_new(FIXEDMAP_KEY_MAX + 1, 4, test_hash_key, counting_alloc, NULL, &m),
                      STATUS_INVALID_ARGUMENT);
     ck_assert_int_eq(fixedmap_new(4, FIXEDMAP_VALUE_MAX + 1, test_hash_key, counting_alloc, NULL,
@@ -199,11 +195,30 @@ START_TEST(test_fixedmap_lua_rejects_wrong_sizes)
         "assert(fails(m.get, {}, 'aaaa'))\n"
         "local ok, e = pcall(m.get, m, 'aa')\n"
         "assert(e:find('key must be 4 bytes'), e)\n"
-        "assert(fails(enclave.fixedmap, 0, 1))\n"
-        "assert(fails(enclave.fixedmap, 1, 0))\n"
-        "assert(fails(enclave.fixedmap, 1025, 1))\n"
-        "assert(fails(enclave.fixedmap, 1, 65537))\n"
+        "assert(fails(enclave.fixedmap, -1, 1))\n"
+        "assert(fails(enclave.fixedmap, 1, -1))\n"
+        "assert(fails(enclave.fixedmap, 4 * 1024 * 1024 + 1, 1))\n"
+        "assert(fails(enclave.fixedmap, 1, 4 * 1024 * 1024 + 1))\n"
         "assert(fails(enclave.fixedmap, 'x', 1))\n");
+}
+END_TEST
+
+/* HsmEnclave: key and value sizes 0 to 4 MiB (within the memory limit). */
+START_TEST(test_fixedmap_lua_sizes_zero_to_four_mib)
+{
+    luacheck_run(
+        "local z = enclave.fixedmap(0, 0)\n"
+        "assert(z:upsert('', '') == '' and z:get('') == '' and z:remove('') == '')\n"
+        "local k = enclave.fixedmap(0, 3)\n"
+        "assert(k:upsert('', 'abc') == '' and k:upsert('', 'def') == 'abc')\n"
+        "assert(k:get('') == 'def' and k:remove('') == 'def' and k:get('') == '')\n"
+        "local v = enclave.fixedmap(2, 0)\n"
+        "assert(v:upsert('ab', '') == '' and v:get('ab') == '')\n"
+        "local big = string.rep('k', 4 * 1024 * 1024)\n"
+        "local m = enclave.fixedmap(4 * 1024 * 1024, 4 * 1024 * 1024)\n"
+        "assert(m:upsert(big, big) == '')\n"
+        "assert(m:get(big) == big)\n"
+        "assert(m:remove(big) == big and m:get(big) == '')\n");
 }
 END_TEST
 
@@ -275,6 +290,7 @@ static Suite *fixedmap_suite(void)
     tcase_add_test(tc, test_fixedmap_failed_growth_leaves_map_unchanged);
     tcase_add_test(tc, test_fixedmap_lua_binding_semantics);
     tcase_add_test(tc, test_fixedmap_lua_rejects_wrong_sizes);
+    tcase_add_test(tc, test_fixedmap_lua_sizes_zero_to_four_mib);
     tcase_add_test(tc, test_fixedmap_lua_many_keys_are_charged_to_the_process);
     tcase_add_test(tc, test_fixedmap_lua_growth_hits_the_memory_cap);
     suite_add_tcase(s, tc);

@@ -163,7 +163,7 @@ START_TEST(test_process_rejects_syntax_error_with_message)
                                  host.sealing_secret, &p),
                      STATUS_INVALID_ARGUMENT);
     ck_assert_ptr_null(p);
-    ck_assert_ptr_nonnull(strstr(status_trail_message(), "app:1:"));
+    ck_assert_ptr_nonnull(strstr(status_trail_message(), "bad:1:"));
 }
 END_TEST
 
@@ -177,7 +177,7 @@ START_TEST(test_process_rejects_runtime_error_at_top_level)
     ck_assert_int_eq(process_new(1, "bad", (const uint8_t *)src, strlen(src), &l, &host.host,
                                  host.sealing_secret, &p),
                      STATUS_INVALID_ARGUMENT);
-    ck_assert_str_eq(status_trail_message(), "app:1: nope");
+    ck_assert_str_eq(status_trail_message(), "bad:1: nope");
 }
 END_TEST
 
@@ -284,7 +284,7 @@ static const struct {
     status_t want;
     const char *detail;  /* substring of the trail message, or NULL */
 } failing_rows[] = {
-    {"error", STATUS_INTERNAL, "app:"},
+    {"error", STATUS_INTERNAL, "test:"},
     {"table-error", STATUS_INTERNAL, "table value"},
     {"partial", STATUS_INTERNAL, "output 2"},
     {"non-table", STATUS_INTERNAL, "string"},

@@ -2,7 +2,8 @@
 /*
  * What the enclave-bench files share: the options, one result row per
  * workload, latency samples and the helpers every workload uses. One file
- * per group of workloads (bench_echo.c, bench_nk.c, bench_memory.c); the
+ * per group of workloads (bench_echo.c, bench_nk.c, bench_memory.c,
+ * bench_fleet.c); the
  * command table, the options and the output are in enclave-bench.c.
  *
  * Ownership: a workload fills the row it is given; samples are freed by
@@ -42,6 +43,7 @@ struct opts {
     int json;
     long server_pid; /* 0: unknown; else its /proc CPU time is sampled */
     int reuse_ephemerals; /* BENCHMARKING ONLY: see bench_nk.c */
+    const char *members;  /* fleet rows: HOST:PORT,... of every member, or NULL */
 };
 
 /* Latencies in ns, growable. */
@@ -64,6 +66,8 @@ struct row {
     /* Per op, with --server-pid; < 0 when unknown. The loop thread is the
      * server's main thread; the others are the key pool (and any workers). */
     double server_cpu_us, server_loop_cpu_us, server_other_cpu_us;
+    /* Fleet rows with --members: KK messages per operation (0: unknown). */
+    double kk_per_op;
 };
 
 /* The server's CPU time so far, in µs (user + system), from /proc. */
@@ -116,6 +120,9 @@ void run_process_churn(struct row *r, const struct scenario *sc);
 void run_idle_processes(struct row *r, const struct scenario *sc);
 void run_idle_channels(struct row *r, const struct scenario *sc);
 void run_connections(struct row *r, const struct scenario *sc);
+/* bench_fleet.c: against a fleet running pinvault; not part of "all". */
+void run_fleet(struct row *r, const struct scenario *sc);
+void run_fleet_nk(struct row *r, const struct scenario *sc);
 /* The server's max_processes, learned at setup; run_idle_processes caps at it. */
 extern uint64_t server_max_processes;
 

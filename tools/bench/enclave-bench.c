@@ -22,7 +22,7 @@
 #include "base/cli.h"
 #include "bench/bench.h"
 
-struct opts opt = {"127.0.0.1", DEFAULT_PORT, "all", 2.0, 0, 8, 1000, 1000, 10000, 0, 0, 0};
+struct opts opt = {"127.0.0.1", DEFAULT_PORT, "all", 2.0, 0, 8, 1000, 1000, 10000, 0, 0, 0, NULL};
 uint32_t echo_pid;
 uint8_t echo_hash[CLIENT_CODE_HASH_LEN];
 uint8_t server_key[CLIENT_KEY_LEN];
@@ -58,6 +58,9 @@ static const struct scenario scenarios[] = {
     {"nk", run_nk, 0, 0, 0, ">= 5.4k/s, server CPU <= 130 us",
      "NK open+handshake+echo+close, C workers"},
     {"process", run_process_churn, 0, 0, 0, ">= 6k/s", "process create + destroy"},
+    /* Fleet rows need HAProxy and members running pinvault; "all" skips them. */
+    {"fleet", run_fleet, 0, 0, 0, "(no target)", "pinvault recovers (majority rounds)"},
+    {"fleet-nk", run_fleet_nk, 0, 0, 0, "(no target)", "NK open+handshake+close to pinvault"},
 };
 enum { SCENARIO_COUNT = sizeof(scenarios) / sizeof(scenarios[0]) };
 
@@ -68,6 +71,7 @@ static void usage(FILE *out)
             "                     [--duration SECONDS | --count N] [--concurrency C]\n"
             "                     [--idle N] [--connections N] [--timeout MS]\n"
             "                     [--server-pid PID] [--reuse-ephemerals] [--json]\n"
+            "                     [--members HOST:PORT,...]\n"
             "\n"
             "(--opt=VALUE or --opt VALUE; long options may be abbreviated; --version)\n"
             "Runs workloads against a running enclaved and prints one row each next to\n"
@@ -86,6 +90,11 @@ static void usage(FILE *out)
             "                   ephemeral keys computed before the run (2 X25519 per\n"
             "                   lifecycle instead of 3), so a client on the same cores\n"
             "                   can offer the server more handshakes; no forward secrecy\n"
+            "  --members LIST   fleet rows: every member's address, to count the KK\n"
+            "                   messages per operation from their peer link counters\n"
+            "\n"
+            "The fleet rows (fleet, fleet-nk) run only when named: point --port at\n"
+            "HAProxy in front of a fleet from scripts/mkfleet, or at one member.\n"
             "\n"
             "Memory rows use the server's RSS delta, which only counts memory taken from\n"
             "the OS: run them first (as 'all' does) or one per fresh server.\n"
@@ -119,6 +128,7 @@ static uint64_t number_arg(const char *arg)
 enum {
     OPT_HOST = 256, OPT_PORT, OPT_SCENARIO, OPT_DURATION, OPT_COUNT, OPT_CONCURRENCY, OPT_IDLE,
     OPT_CONNECTIONS, OPT_SERVER_PID, OPT_TIMEOUT, OPT_JSON, OPT_VERSION, OPT_REUSE_EPHEMERALS,
+    OPT_MEMBERS,
 };
 
 /* getopt_long's table (base/cli); usage() above holds the help text. */
@@ -135,6 +145,7 @@ static const struct cli_option bench_options[] = {
     {"timeout", required_argument, OPT_TIMEOUT, "MS", ""},
     {"json", no_argument, OPT_JSON, NULL, ""},
     {"reuse-ephemerals", no_argument, OPT_REUSE_EPHEMERALS, NULL, ""},
+    {"members", required_argument, OPT_MEMBERS, "LIST", ""},
     {"help", no_argument, 'h', NULL, ""},
     {"version", no_argument, OPT_VERSION, NULL, ""},
     {NULL, 0, 0, NULL, NULL},
@@ -209,6 +220,9 @@ static void parse_args(int argc, char **argv)
         case OPT_TIMEOUT:
             opt.timeout_ms = (int)number_arg(v);
             break;
+        case OPT_MEMBERS:
+            opt.members = v;
+            break;
         default:
             exit(CLI_EXIT_USAGE);
         }
@@ -254,6 +268,22 @@ static uint64_t setup(void)
     return max_processes;
 }
 
+/* Fleet rows: only the pinned key (GetInfo); no echo process. */
+static uint64_t pin_key_only(void)
+{
+    struct client *c = connect_or_die();
+    Enclaved__ServerFrame *f = NULL;
+    status_t s = client_get_info(c, &f);
+
+    if (s != STATUS_OK || f->response->info->public_key.len != CLIENT_KEY_LEN) {
+        die("GetInfo", s);
+    }
+    memcpy(server_key, f->response->info->public_key.data, CLIENT_KEY_LEN);
+    client_frame_free(f);
+    client_free(c);
+    return 0;
+}
+
 static void format_rate(const struct row *r, char *buf, size_t cap)
 {
     if (r->has_per_item) {
@@ -283,6 +313,9 @@ static void print_table(const struct row *rows, size_t n)
         if (r->per_item_used > 0) {
             printf(" (Lua memory_used %.0f B each)", r->per_item_used);
         }
+        if (r->kk_per_op > 0) {
+            printf(" [%.2f KK messages/op]", r->kk_per_op);
+        }
         if (r->server_cpu_us >= 0) {
             printf(" [server CPU %.1f us/op: loop %.1f, other threads %.1f]", r->server_cpu_us,
                    r->server_loop_cpu_us, r->server_other_cpu_us);
@@ -310,6 +343,9 @@ static void print_json(const struct row *rows, size_t n)
         if (r->per_item_used > 0) {
             printf(",\"bytes_each_memory_used\":%.1f", r->per_item_used);
         }
+        if (r->kk_per_op > 0) {
+            printf(",\"kk_messages_per_op\":%.2f", r->kk_per_op);
+        }
         if (r->server_cpu_us >= 0) {
             printf(",\"server_cpu_us_per_op\":%.2f,\"server_loop_cpu_us_per_op\":%.2f,"
                    "\"server_other_cpu_us_per_op\":%.2f",
@@ -324,14 +360,20 @@ int main(int argc, char **argv)
 {
     struct row rows[SCENARIO_COUNT];
     size_t n = 0;
+    int fleet_only;
 
     parse_args(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
-    server_max_processes = setup();
+    fleet_only = strncmp(opt.scenario, "fleet", 5) == 0;
+    /* Behind HAProxy an echo process would live on one member only. */
+    server_max_processes = fleet_only ? pin_key_only() : setup();
     memset(rows, 0, sizeof(rows));
     for (size_t i = 0; i < SCENARIO_COUNT; i++) {
-        if (strcmp(opt.scenario, "all") != 0 && strcmp(opt.scenario, scenarios[i].name) != 0) {
+        int is_fleet = strncmp(scenarios[i].name, "fleet", 5) == 0;
+
+        if (strcmp(opt.scenario, scenarios[i].name) != 0 &&
+            (strcmp(opt.scenario, "all") != 0 || is_fleet)) {
             continue;
         }
         struct row *r = &rows[n++];
@@ -353,7 +395,7 @@ int main(int argc, char **argv)
             client_free(c);
         }
     }
-    {
+    if (!fleet_only) {
         struct client *c = connect_or_die();
         destroy_process(c, echo_pid);
         client_free(c);

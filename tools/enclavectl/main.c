@@ -58,6 +58,18 @@ const struct command ctl_commands[] = {
      "target, else the hash ProcessList reports for --process. The attested code\n"
      "hash is printed on stderr. A wrong key or code hash exits 5.",
      cmd_channel_open_options},
+    {"peer connect", cmd_peer_connect, "HOST:PORT --code-hash HEX",
+     "Adds a server-owned peer link (DESIGN §7): the server dials HOST:PORT, opens a\n"
+     "KK channel there to the oldest process with the code hash, and runs the KK\n"
+     "initiator for its own. Prints the link id at once; the link comes up (and\n"
+     "back after failures) on its own. Exit 1 with NOT_FOUND when no local process\n"
+     "has the hash.",
+     cmd_peer_connect_options},
+    {"peer list", cmd_peer_list, "",
+     "Lists the peer links: id, address, code hash, state (backoff, connecting,\n"
+     "opening, handshake, up), local channel, messages and bytes each way, the time\n"
+     "of the last state change and the last error.",
+     NULL},
 };
 const size_t ctl_command_count = sizeof(ctl_commands) / sizeof(ctl_commands[0]);
 

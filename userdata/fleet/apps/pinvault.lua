@@ -35,6 +35,7 @@ local SYNC_BYTES = 256 * 1024   -- a SYNC_DATA message is cut after this many by
 -- Peer messages (first byte).
 local HELLO, PREPARE, PROMISE, ACCEPT, ACCEPTED, COMMIT, SYNC_REQ, SYNC_DATA, SYNC_DONE =
   1, 2, 3, 4, 5, 6, 7, 8, 9
+local FORWARD, FORWARD_REPLY = 10, 11
 -- Vote kinds in PROMISE / ACCEPTED.
 local V_OK, V_NACK, V_AHEAD, V_NOTREADY = 0, 1, 2, 3
 
@@ -52,6 +53,8 @@ local queues = {}    -- uid -> requests, the head one active
 local rounds = {}    -- attempt id -> request
 local pending = 0
 local next_rid, next_seq = 1, 1
+-- Requests this member handed to the leader: forward id -> {cid, req, op, peer}.
+local forwarded, next_fid = {}, 1
 local out            -- outputs of the running hook
 
 local function emit(cid, data)
@@ -158,7 +161,7 @@ end
 
 -- {========================================================= proposer
 
-local begin, drive
+local begin, drive, accept_request
 
 local function ready_peers()
   local list = {}
@@ -170,8 +173,13 @@ local function ready_peers()
 end
 
 local function reply(r, status, payload)
-  if clients[r.cid] then
-    emit(r.cid, string.pack(">BI4B", 0x80 | r.op, r.req, status) .. (payload or ""))
+  local msg = string.pack(">BI4B", 0x80 | r.op, r.req, status) .. (payload or "")
+  if r.fwd_peer ~= nil then
+    if peers[r.fwd_peer] ~= nil then
+      emit(r.fwd_peer, string.pack(">BI4", FORWARD_REPLY, r.fwd_id) .. msg)
+    end
+  elseif clients[r.cid] then
+    emit(r.cid, msg)
   end
 end
 
@@ -361,6 +369,19 @@ local function peer_gone(cid)
   if p ~= nil and p.mid ~= nil and by_mid[p.mid] == cid then
     by_mid[p.mid] = nil
   end
+  -- Requests the leader was running for us: it may have applied them.
+  local lost = {}
+  for fid, f in pairs(forwarded) do
+    if f.peer == cid then lost[#lost + 1] = fid end
+  end
+  for _, fid in ipairs(lost) do
+    local f = forwarded[fid]
+    forwarded[fid] = nil
+    pending = pending - 1
+    if clients[f.cid] then
+      emit(f.cid, string.pack(">BI4B", 0x80 | f.op, f.req, STATUS_UNKNOWN))
+    end
+  end
   local affected = {}
   for _, r in pairs(rounds) do
     if r.waiting[cid] or r.voters[cid] then affected[#affected + 1] = r end
@@ -450,6 +471,17 @@ local function on_peer_message(cid, msg)
     local _, uid, slot, val = string.unpack(">Bs1I4s2", msg)
     install(entry(uid), slot, val)
     drive(uid)
+  elseif t == FORWARD then
+    local fid, pos = string.unpack(">I4", msg, 2)
+    accept_request(string.sub(msg, pos), nil, cid, fid)
+  elseif t == FORWARD_REPLY then
+    local fid, pos = string.unpack(">I4", msg, 2)
+    local f = forwarded[fid]
+    if f ~= nil and f.peer == cid then
+      forwarded[fid] = nil
+      pending = pending - 1
+      if clients[f.cid] then emit(f.cid, string.sub(msg, pos)) end
+    end
   elseif t == SYNC_REQ then
     send_sync(cid)
   elseif t == SYNC_DATA then
@@ -489,31 +521,66 @@ local function parse_request(msg)
   return r
 end
 
-local function on_client_message(cid, msg)
+-- The leader for every user: the ready member with the lowest id this
+-- member can see. One proposer per user avoids duelling ballots; members
+-- that disagree for a moment (a member joining or leaving) are still safe,
+-- since Paxos never needs a single proposer to be correct.
+local function leader()
+  local best, best_cid = me, nil
+  for cid, p in pairs(peers) do
+    if p.mid ~= nil and p.ready and p.mid < best then best, best_cid = p.mid, cid end
+  end
+  return best_cid
+end
+
+local function refuse(reply_to, fwd_id, op, req, status)
+  local msg = string.pack(">BI4B", 0x80 | (op & 0x7f), req, status)
+  if fwd_id ~= nil then
+    emit(reply_to, string.pack(">BI4", FORWARD_REPLY, fwd_id) .. msg)
+  else
+    emit(reply_to, msg)
+  end
+end
+
+-- A request from a client (fwd_peer nil) or one another member forwarded
+-- to this member as the leader.
+accept_request = function(msg, cid, fwd_peer, fwd_id)
+  local reply_to = fwd_peer or cid
   local ok, r = pcall(parse_request, msg)
   if not ok then
     local op, req = 0, 0
     if #msg >= 5 then op, req = string.unpack(">BI4", msg) end
-    emit(cid, string.pack(">BI4B", 0x80 | (op & 0x7f), req, STATUS_INVALID_ARGUMENT))
+    refuse(reply_to, fwd_id, op, req, STATUS_INVALID_ARGUMENT)
     return
   end
-  r.cid = cid
   local q = queues[r.uid]
   if pending >= MAX_PENDING or (q ~= nil and #q >= MAX_QUEUE) or
      (users[r.uid] == nil and nusers >= MAX_USERS) then
-    emit(cid, string.pack(">BI4B", 0x80 | r.op, r.req, STATUS_RESOURCE_EXHAUSTED))
+    refuse(reply_to, fwd_id, r.op, r.req, STATUS_RESOURCE_EXHAUSTED)
     return
   end
+  pending = pending + 1
+  local lead = fwd_peer == nil and ready and leader() or nil
+  if lead ~= nil then
+    forwarded[next_fid] = {cid = cid, req = r.req, op = r.op, peer = lead}
+    emit(lead, string.pack(">BI4", FORWARD, next_fid) .. msg)
+    next_fid = next_fid + 1
+    return
+  end
+  r.cid, r.fwd_peer, r.fwd_id = cid, fwd_peer, fwd_id
   entry(r.uid)
   r.seq, next_seq = next_seq, next_seq + 1
   r.tries, r.bn, r.seen = 0, 0, 0
-  pending = pending + 1
   if q == nil then
     queues[r.uid] = {r}
     begin(r)
   else
     q[#q + 1] = r
   end
+end
+
+local function on_client_message(cid, msg)
+  accept_request(msg, cid, nil, nil)
 end
 
 -- }=========================================================
