@@ -267,6 +267,7 @@ int main(int argc, char **argv)
         goto out;
     }
     log_set_level(cfg.log_level);
+    log_set_timestamps(cfg.log_timestamps != 0);
     rc = 1;
     status_trail_reset();
     if (rng_init() != STATUS_OK) {

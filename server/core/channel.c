@@ -199,9 +199,11 @@ static void close_channel(struct channel_table *t, struct channel *ch, status_t 
     }
 }
 
-/* A hook failed on input to channel id: close it with the mapped status and
- * the bounded Lua message. The channel may already be gone (Lua closed it). */
-static void fail_hook(struct channel_table *t, uint32_t id, status_t status)
+/* A hook of group g's process failed on input to channel id: close it with
+ * the mapped status and the bounded Lua message, counting the failure for
+ * the process too. The channel may already be gone (Lua closed it); g is not. */
+static void fail_hook(struct channel_table *t, struct channel_group *g, uint32_t id,
+                      status_t status)
 {
     struct status_report r;
     struct channel *ch;
@@ -209,8 +211,10 @@ static void fail_hook(struct channel_table *t, uint32_t id, status_t status)
     status_trail_take(&r);
     if (status == STATUS_RESOURCE_EXHAUSTED || status == STATUS_DEADLINE_EXCEEDED) {
         t->stats->limit_hits++;
+        g->limit_hits++;
     } else {
         t->stats->lua_errors++;
+        g->errors++;
     }
     ch = find(t, id);
     if (ch == NULL) {
@@ -235,7 +239,7 @@ static void fail_crypto(struct channel_table *t, struct channel *ch, status_t st
     if (ch->crypto->hs != NULL) {
         t->stats->handshakes_failed++;
     }
-    LOG_I("channel %u: %s: %s%s%s", ch->id, reason, why, r.trail[0] != '\0' ? ": " : "",
+    LOG_W("channel %u: %s: %s%s%s", ch->id, reason, why, r.trail[0] != '\0' ? ": " : "",
           r.trail);
     /* Lua hears of it only if HandleChannelCreate ran (a failed decrypt
      * after the handshake), never for a failed handshake. */
@@ -246,12 +250,13 @@ static void fail_crypto(struct channel_table *t, struct channel *ch, status_t st
 static void open_for_lua(struct channel_table *t, struct channel *ch)
 {
     uint32_t id = ch->id;
+    struct channel_group *g = ch->group;
     status_t st;
 
     ch->open = 1;
-    st = process_handle_create(ch->group->process, id, lua_type_of[ch->type]);
+    st = process_handle_create(g->process, id, lua_type_of[ch->type]);
     if (st != STATUS_OK) {
-        fail_hook(t, id, st);
+        fail_hook(t, g, id, st);
     }
 }
 
@@ -343,16 +348,39 @@ static int payload_accepts(struct channel *ch, const uint8_t *payload, size_t le
     return accepted;
 }
 
+/* Why reading a handshake message failed, for the log (the wire gets only
+ * "handshake failed"). A payload that does not decrypt means the two sides
+ * derived different keys: for NK message 1, the client encrypted to another
+ * server static key than ours (a wrong pinned key); for KK, the peer holds
+ * another fleet key. Either way the bytes may also have been altered. */
+static const char *handshake_failure(const struct channel *ch)
+{
+    const char *why = status_trail_message();
+
+    /* The innermost why of an AEAD failure is the cipher's "bad tag". */
+    if (strcmp(why, "bad tag") != 0 && strcmp(why, "handshake payload failed to decrypt") != 0) {
+        return "malformed handshake message";
+    }
+    return ch->type == CHANNEL_TYPE_CLIENT_NK
+               ? "NK message 1 does not decrypt: the client pinned another server key "
+                 "(or the message was altered)"
+               : "KK message does not decrypt: the peer holds another fleet key "
+                 "(or the message was altered)";
+}
+
 static void handle_handshake_input(struct channel_table *t, struct channel *ch,
                                    const uint8_t *data, size_t len)
 {
     uint8_t payload[CHANNEL_HANDSHAKE_MAX];
     size_t payload_len = 0;
 
-    if (len > CHANNEL_HANDSHAKE_MAX ||
-        noise_handshake_read_message(ch->crypto->hs, data, len, payload, sizeof(payload),
+    if (len > CHANNEL_HANDSHAKE_MAX) {
+        fail_crypto(t, ch, STATUS_PERMISSION_DENIED, "handshake message too long");
+        return;
+    }
+    if (noise_handshake_read_message(ch->crypto->hs, data, len, payload, sizeof(payload),
                                      &payload_len) != STATUS_OK) {
-        fail_crypto(t, ch, STATUS_PERMISSION_DENIED, "malformed handshake message");
+        fail_crypto(t, ch, STATUS_PERMISSION_DENIED, handshake_failure(ch));
         return;
     }
     if (!payload_accepts(ch, payload, payload_len)) {
@@ -368,12 +396,13 @@ static void handle_handshake_input(struct channel_table *t, struct channel *ch,
     }
 }
 
-status_t channel_check_open(struct channel_table *t, const struct channel_group *g,
+status_t channel_check_open(struct channel_table *t, struct channel_group *g,
                             enum channel_type type)
 {
     ENSURE((unsigned)type < CHANNEL_TYPE_COUNT, STATUS_INVALID_ARGUMENT, "unknown channel type");
     if (g->count >= t->config->max_channels_per_process) {
         t->stats->limit_hits++;
+        g->limit_hits++;
         FAIL(STATUS_RESOURCE_EXHAUSTED, "too many channels (max_channels_per_process)");
     }
     return STATUS_OK;
@@ -427,11 +456,14 @@ void channel_start(struct channel_table *t, uint32_t id)
 static void deliver_message(struct channel_table *t, struct channel *ch, const uint8_t *data,
                             size_t len)
 {
+    struct channel_group *g = ch->group;
+    uint32_t id = ch->id;
     status_t st;
 
-    st = process_handle_message(ch->group->process, ch->id, data, len);
+    g->messages++;
+    st = process_handle_message(g->process, id, data, len);
     if (st != STATUS_OK) {
-        fail_hook(t, ch->id, st);
+        fail_hook(t, g, id, st);
     }
 }
 
@@ -451,6 +483,7 @@ void channel_input(struct channel_table *t, struct channel_owner *o, uint32_t id
     if (cr == NULL) {
         if (len > t->config->max_message) {
             t->stats->limit_hits++;
+            ch->group->limit_hits++;
             close_channel(t, ch, STATUS_RESOURCE_EXHAUSTED, "message over max_message", 0, 1);
             return;
         }
@@ -463,6 +496,7 @@ void channel_input(struct channel_table *t, struct channel_owner *o, uint32_t id
     }
     if (len > noise_transport_sealed_len(t->config->max_message)) {
         t->stats->limit_hits++;
+        ch->group->limit_hits++;
         close_channel(t, ch, STATUS_RESOURCE_EXHAUSTED, "message over max_message", 0, 1);
         return;
     }

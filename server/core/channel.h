@@ -68,6 +68,9 @@ struct channel_group {
     struct process *process;
     struct channel_list channels;
     uint32_t count;
+    uint64_t messages;     /* read-only: messages delivered to the process's hooks */
+    uint64_t errors;       /* read-only: its hook calls that raised */
+    uint64_t limit_hits;   /* read-only: limits hit on its channels */
 };
 
 /* Lifecycle. */
@@ -90,7 +93,7 @@ const struct process_host *channel_process_host(struct channel_table *t);
 
 /* Whether g may take one more channel of type: INVALID_ARGUMENT for an
  * unknown type, RESOURCE_EXHAUSTED at max_channels_per_process. */
-status_t channel_check_open(struct channel_table *t, const struct channel_group *g,
+status_t channel_check_open(struct channel_table *t, struct channel_group *g,
                             enum channel_type type);
 /* Creates a channel of type from o to g's process and sets *id. Nothing is
  * sent and Lua does not know it yet. RESOURCE_EXHAUSTED (memory), INTERNAL

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "core/core.h"
 
+#include "platform/platform.h"
+
 #include <stdlib.h>
 
 #include "core/peer.h"
@@ -14,6 +16,8 @@ status_t core_new(const struct config *cfg, struct keystore *ks, struct core **o
         FAIL(STATUS_RESOURCE_EXHAUSTED, "out of memory");
     }
     core->config = *cfg;
+    core->started_micros = platform_time_micros();
+    core->started_ms = platform_monotonic_ms();
     core->keystore = ks;
     if (channel_table_new(&core->config, ks, &core->stats, &core->channels) != STATUS_OK ||
         procs_table_new(&core->config, core->channels, keystore_sealing_secret(ks),

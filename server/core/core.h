@@ -30,6 +30,8 @@ struct core {
     struct core_stats stats;          /* counted where events happen */
     struct process_table *processes;  /* owned */
     struct channel_table *channels;   /* owned */
+    uint64_t started_micros;          /* read-only: wall clock at core_new */
+    uint64_t started_ms;              /* read-only: monotonic clock at core_new */
     struct peer_table *peers;         /* owned: the peer links (core/peer.h) */
 };
 

@@ -45,6 +45,8 @@ static const struct key_spec keys[] = {
     {"max_output_buffer", VALUE_U64, FIELD(max_output_buffer), 4096, UINT64_C(1) << 34,
      "unsent bytes held for one connection before it is dropped (16777216)"},
     {"log_level", VALUE_LOG_LEVEL, FIELD(log_level), 0, 0, "error, warn, info or debug (info)"},
+    {"log_timestamps", VALUE_U32, FIELD(log_timestamps), 0, 1,
+     "1: log lines start with an RFC 3339 UTC time; 0 for journald (1)"},
     {"peers", VALUE_PEERS, 0, 0, 0, "fleet members this server dials, HOST:PORT,... (none)"},
     {"peer_apps", VALUE_NAMES, 0, 0, 0, "boot apps that get peer links, NAME,... (every boot app)"},
     {"peer_connect_timeout_ms", VALUE_U32, FIELD(peer_connect_timeout_ms), 1, 3600000,
@@ -75,6 +77,7 @@ void config_defaults(struct config *cfg)
     cfg->handshake_timeout_ms = 10000;
     cfg->max_output_buffer = 16u << 20;
     cfg->log_level = LOG_INFO;
+    cfg->log_timestamps = 1;
     cfg->peer_connect_timeout_ms = 3000;
     cfg->peer_backoff_min_ms = 100;
     cfg->peer_backoff_max_ms = 5000;

@@ -42,6 +42,7 @@ struct config {
     uint32_t handshake_timeout_ms;
     uint64_t max_output_buffer;
     enum log_level log_level;
+    uint32_t log_timestamps;      /* 1: each log line starts with RFC 3339 UTC time */
     struct config_peer peers[CONFIG_PEERS_MAX];
     uint32_t peer_count;
     char peer_apps[CONFIG_PEER_APPS_MAX][CONFIG_APP_NAME_MAX]; /* none: every boot app */

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "io/io_common.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
 #include "base/log.h"
 
 void io_loop_init(struct io_loop *l, struct core *core, void (*flush)(struct io_conn *c))
@@ -41,8 +46,26 @@ void io_loop_flush_dirty(struct io_loop *l)
     }
 }
 
-status_t io_conn_open(struct io_loop *l, struct io_conn *c, uint8_t *refusal, size_t cap,
-                      size_t *refusal_len)
+void io_format_peer(const void *addr, char *buf, size_t cap)
+{
+    const struct sockaddr *sa = addr;
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = addr;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = addr;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(buf, cap, "%s:%u", host, port);
+}
+
+status_t io_conn_open(struct io_loop *l, struct io_conn *c, const char *peer, uint8_t *refusal,
+                      size_t cap, size_t *refusal_len)
 {
     status_t st;
 
@@ -55,10 +78,11 @@ status_t io_conn_open(struct io_loop *l, struct io_conn *c, uint8_t *refusal, si
         struct status_report r;
 
         status_trail_take(&r);
-        LOG_D("refusing a connection: %s", r.trail);
+        LOG_W("refusing a connection from %s: %s", peer, r.trail);
         *refusal_len = encode_refusal(st, r.message, refusal, cap);
         return st;
     }
+    session_set_client_addr(c->session, peer);
     return STATUS_OK;
 }
 

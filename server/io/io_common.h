@@ -52,12 +52,16 @@ void io_loop_init(struct io_loop *l, struct core *core, void (*flush)(struct io_
  * flushes themselves wake, until it is empty. */
 void io_loop_flush_dirty(struct io_loop *l);
 
-/* Opens c's session (the trail is reset: this is a top-level entry). On
- * refusal (max_connections, memory) writes the one frame the connection
- * gets before it is closed into refusal (cap bytes), sets *refusal_len, logs
- * the reason and returns the status; c has no session then. */
-status_t io_conn_open(struct io_loop *l, struct io_conn *c, uint8_t *refusal, size_t cap,
-                      size_t *refusal_len);
+/* Opens c's session for the client at peer ("ADDR:PORT", for the logs; the
+ * trail is reset: this is a top-level entry). On refusal (max_connections,
+ * memory) writes the one frame the connection gets before it is closed into
+ * refusal (cap bytes), sets *refusal_len, logs the reason as a warning and
+ * returns the status; c has no session then. */
+status_t io_conn_open(struct io_loop *l, struct io_conn *c, const char *peer, uint8_t *refusal,
+                      size_t cap, size_t *refusal_len);
+/* "ADDR:PORT" of an IPv4 or IPv6 socket address (a struct sockaddr_in or
+ * sockaddr_in6 behind addr), "?:0" for anything else. */
+void io_format_peer(const void *addr, char *buf, size_t cap);
 /* Opens c's session for peer link link_id after its connect finished
  * (session_new_peer). NOT_FOUND when the link gave up meanwhile; c has no
  * session then and the driver closes the socket. */

@@ -155,7 +155,10 @@ static void accept_all(struct poll_server *srv)
         struct pconn *c;
         uint8_t refusal[128];
         size_t refusal_len = 0;
-        int fd = accept(srv->fds[0].fd, NULL, NULL);
+        struct sockaddr_storage ss;
+        socklen_t ss_len = sizeof(ss);
+        char peer[SESSION_PEER_CAP];
+        int fd = accept(srv->fds[0].fd, (struct sockaddr *)&ss, &ss_len);
 
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -187,8 +190,9 @@ static void accept_all(struct poll_server *srv)
             continue;
         }
         c->fd = fd;
+        io_format_peer(&ss, peer, sizeof(peer));
         c->alive = 1;
-        if (io_conn_open(&srv->loop, &c->base, refusal, sizeof(refusal), &refusal_len) !=
+        if (io_conn_open(&srv->loop, &c->base, peer, refusal, sizeof(refusal), &refusal_len) !=
             STATUS_OK) {
             /* Best effort: a fresh socket's send buffer takes one small frame. */
             (void)!write(fd, refusal, refusal_len);

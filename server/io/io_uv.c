@@ -288,7 +288,14 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (io_conn_open(&srv->io, &c->base, refusal, sizeof(refusal), &refusal_len) != STATUS_OK) {
+    struct sockaddr_storage ss;
+    int ss_len = sizeof(ss);
+    char peer[SESSION_PEER_CAP] = "?:0";
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &ss_len) == 0) {
+        io_format_peer(&ss, peer, sizeof(peer));
+    }
+    if (io_conn_open(&srv->io, &c->base, peer, refusal, sizeof(refusal), &refusal_len) !=
+        STATUS_OK) {
         uv_buf_t b = uv_buf_init((char *)refusal, (unsigned)refusal_len);
 
         /* Best effort: a fresh socket's send buffer takes one small frame. */

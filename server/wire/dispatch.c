@@ -161,6 +161,43 @@ static void handle_get_info(const struct caller *c, uint64_t id)
     encode_response(c->out, &r);
 }
 
+/* One ProcessInfo per process, oldest first, into malloc'd arrays the caller
+ * frees (both). RESOURCE_EXHAUSTED when memory is short. */
+static status_t fill_process_infos(const struct process_table *t, Enclaved__ProcessInfo **infos_out,
+                                   Enclaved__ProcessInfo ***ptrs_out, size_t *count_out)
+{
+    size_t count = procs_count(t);
+    Enclaved__ProcessInfo *infos = calloc(count ? count : 1, sizeof(*infos));
+    Enclaved__ProcessInfo **ptrs = calloc(count ? count : 1, sizeof(*ptrs));
+    size_t n = 0;
+
+    if (infos == NULL || ptrs == NULL) {
+        free(infos);
+        free(ptrs);
+        FAIL(STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    /* Creation order is id order until ids wrap. */
+    for (struct proc *p = procs_first(t); p != NULL; p = procs_next(p)) {
+        Enclaved__ProcessInfo *info = &infos[n];
+        enclaved__process_info__init(info);
+        info->process_id = process_id(p->lua);
+        info->name = (char *)process_name(p->lua);
+        info->code_hash.data = (uint8_t *)process_code_hash(p->lua);
+        info->code_hash.len = PROCESS_CODE_HASH_LEN;
+        info->channels = channel_group_count(&p->channels);
+        info->memory_used = process_memory_used(p->lua);
+        info->created_at_micros = process_created_at(p->lua);
+        info->messages = p->channels.messages;
+        info->errors = p->channels.errors;
+        info->limit_hits = p->channels.limit_hits;
+        ptrs[n++] = info;
+    }
+    *infos_out = infos;
+    *ptrs_out = ptrs;
+    *count_out = n;
+    return STATUS_OK;
+}
+
 /* Fills stats->peer_links from the link table, into caller arrays of
  * PEER_LINKS_MAX entries (addresses formatted into addr). */
 static void fill_peer_links(const struct core *core, Enclaved__Stats *stats,
@@ -238,11 +275,24 @@ static void handle_get_stats(const struct caller *c, uint64_t id)
     stats.lua_errors = st->lua_errors;
     stats.limit_hits = st->limit_hits;
     stats.memory_rss = platform_rss_bytes();
+    stats.start_time_micros = core->started_micros;
+    stats.uptime_ms = platform_monotonic_ms() - core->started_ms;
+    Enclaved__ProcessInfo *infos = NULL;
+    Enclaved__ProcessInfo **ptrs = NULL;
+    size_t procs = 0;
+    if (fill_process_infos(core->processes, &infos, &ptrs, &procs) != STATUS_OK) {
+        encode_status(c->out, id, STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    stats.n_processes_info = procs;
+    stats.processes_info = ptrs;
     fill_peer_links(core, &stats, peer_infos, peer_ptrs, peer_addrs);
     r.id = id;
     r.result_case = ENCLAVED__RESPONSE__RESULT_STATS;
     r.stats = &stats;
     encode_response(c->out, &r);
+    free(infos);
+    free(ptrs);
 }
 
 static void handle_process_create(const struct caller *c, uint64_t id,
@@ -302,32 +352,15 @@ static void handle_process_destroy(const struct caller *c, uint64_t id,
 
 static void handle_process_list(const struct caller *c, uint64_t id)
 {
-    const struct process_table *t = c->core->processes;
     Enclaved__Response r = ENCLAVED__RESPONSE__INIT;
     Enclaved__ProcessListResult list = ENCLAVED__PROCESS_LIST_RESULT__INIT;
-    size_t count = procs_count(t);
-    Enclaved__ProcessInfo *infos = calloc(count ? count : 1, sizeof(*infos));
-    Enclaved__ProcessInfo **ptrs = calloc(count ? count : 1, sizeof(*ptrs));
+    Enclaved__ProcessInfo *infos = NULL;
+    Enclaved__ProcessInfo **ptrs = NULL;
     size_t n = 0;
 
-    if (infos == NULL || ptrs == NULL) {
-        free(infos);
-        free(ptrs);
+    if (fill_process_infos(c->core->processes, &infos, &ptrs, &n) != STATUS_OK) {
         encode_status(c->out, id, STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return;
-    }
-    /* Creation order is id order until ids wrap. */
-    for (struct proc *p = procs_first(t); p != NULL; p = procs_next(p)) {
-        Enclaved__ProcessInfo *info = &infos[n];
-        enclaved__process_info__init(info);
-        info->process_id = process_id(p->lua);
-        info->name = (char *)process_name(p->lua);
-        info->code_hash.data = (uint8_t *)process_code_hash(p->lua);
-        info->code_hash.len = PROCESS_CODE_HASH_LEN;
-        info->channels = channel_group_count(&p->channels);
-        info->memory_used = process_memory_used(p->lua);
-        info->created_at_micros = process_created_at(p->lua);
-        ptrs[n++] = info;
     }
     list.n_processes = n;
     list.processes = ptrs;
@@ -427,6 +460,11 @@ static void handle_channel_open(const struct caller *c, uint64_t id,
 
 static void handle_request(const struct caller *c, const Enclaved__Request *req)
 {
+    const ProtobufCFieldDescriptor *kind = protobuf_c_message_descriptor_get_field(
+        &enclaved__request__descriptor, (unsigned)req->body_case);
+
+    LOG_D("connection %llu: request %llu %s", (unsigned long long)c->out->conn_id,
+          (unsigned long long)req->id, kind != NULL ? kind->name : "(none)");
     switch (req->body_case) {
     case ENCLAVED__REQUEST__BODY_PING:
         encode_status(c->out, req->id, STATUS_OK, "");
@@ -478,7 +516,7 @@ void dispatch_frame(struct core *core, struct channel_owner *owner, struct encod
 
     frame = enclaved__client_frame__unpack(&arena_allocator, len, body);
     if (frame == NULL) {
-        LOG_D("connection %llu: malformed ClientFrame (%zu bytes)",
+        LOG_W("connection %llu: malformed ClientFrame (%zu bytes)",
               (unsigned long long)c->out->conn_id, len);
         encode_status(c->out, 0, STATUS_INVALID_ARGUMENT, "malformed ClientFrame");
         arena_reset();

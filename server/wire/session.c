@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "wire/session.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,9 +66,15 @@ status_t session_new(struct core *core, session_wake_fn wake_fn, void *io_handle
     encoder_init(&s->out, &core->config, &core->stats, s->id);
     core->stats.connections_open++;
     core->stats.connections_total++;
-    LOG_D("connection %llu opened", (unsigned long long)s->id);
+    snprintf(s->client_addr, sizeof(s->client_addr), "?");
     *out = s;
     return STATUS_OK;
+}
+
+void session_set_client_addr(struct session *s, const char *peer)
+{
+    snprintf(s->client_addr, sizeof(s->client_addr), "%s", peer);
+    LOG_I("connection %llu opened from %s", (unsigned long long)s->id, s->client_addr);
 }
 
 status_t session_new_peer(struct core *core, session_wake_fn wake_fn, void *io_handle,
@@ -81,6 +88,7 @@ status_t session_new_peer(struct core *core, session_wake_fn wake_fn, void *io_h
     s->wake = wake_fn;
     s->id = next_session_id++;
     s->peer_link_id = link_id;
+    snprintf(s->client_addr, sizeof(s->client_addr), "peer link %u", link_id);
     channel_owner_init(&s->owner, &session_sink, s);
     encoder_init(&s->out, &core->config, &core->stats, s->id);
     if (!peerwire_start(&s->peer, core->peers, &s->out, wake_peer, s, link_id)) {
@@ -108,7 +116,7 @@ void session_free(struct session *s)
         peerwire_closed(&s->peer);
     }
     core->stats.connections_open--;
-    LOG_D("connection %llu closed", (unsigned long long)s->id);
+    LOG_I("connection %llu from %s closed", (unsigned long long)s->id, s->client_addr);
     buffer_free(&s->in);
     encoder_clear(&s->out);
     free(s);
@@ -128,11 +136,12 @@ static int input_stopped(const struct session *s)
 static void fail_framing(struct session *s, enum frame_result r, uint32_t n)
 {
     if (r == FRAME_EMPTY) {
-        LOG_I("connection %llu: frame length 0, closing", (unsigned long long)s->id);
+        LOG_W("connection %llu from %s: frame length 0, closing", (unsigned long long)s->id,
+              s->client_addr);
         encode_status(&s->out, 0, STATUS_INVALID_ARGUMENT, "frame length 0");
     } else {
-        LOG_I("connection %llu: frame length %u over max_frame %u, closing",
-              (unsigned long long)s->id, n, s->core->config.max_frame);
+        LOG_W("connection %llu from %s: frame length %u over max_frame %u, closing",
+              (unsigned long long)s->id, s->client_addr, n, s->core->config.max_frame);
         encode_status(&s->out, 0, STATUS_RESOURCE_EXHAUSTED, "frame length over max_frame");
     }
     s->closing = 1;

@@ -35,6 +35,8 @@
  * close; the driver flushes it after the current event. */
 typedef void (*session_wake_fn)(void *io_handle);
 
+enum { SESSION_PEER_CAP = 48 };
+
 struct session {
     struct core *core;                /* read-only */
     void *io_handle;                  /* the driver's connection; read-only here */
@@ -43,6 +45,7 @@ struct session {
     struct byte_buffer in;            /* private: partial frames and paused input */
     struct encoder out;               /* private: encoded frames not yet written */
     uint64_t id;                      /* read-only: for logs */
+    char client_addr[SESSION_PEER_CAP]; /* read-only: "ADDR:PORT" of the client, for logs */
     int feeding;                      /* private: its own input is being handled */
     int closing;                      /* close once output is flushed */
     /* A peer link's connection (DESIGN §7): this server is the client, and
@@ -56,6 +59,9 @@ struct session {
  * when max_connections are open or memory is short; *out untouched then. */
 status_t session_new(struct core *core, session_wake_fn wake, void *io_handle,
                      struct session **out);
+/* Records the client's address ("ADDR:PORT", truncated to fit) and logs the
+ * open at info with the connection id; the close is logged with both too. */
+void session_set_client_addr(struct session *s, const char *peer);
 /* The session of peer link link_id once its TCP connect finished: sends the
  * link's ChannelOpen (wire/peerwire). Not counted against max_connections.
  * NOT_FOUND when the link no longer waits for it (the driver closes the

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -737,6 +738,90 @@ START_TEST(test_info_prints_the_key_fingerprint)
 }
 END_TEST
 
+START_TEST(test_stats_per_process_uptime_watch_and_prometheus)
+{
+    char path[256], pid[16];
+    struct run r;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/boom.lua", ts.dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("function HandleChannelMessage(cid, msg)\n"
+          "  if msg == 'boom' then error('boom') end\n"
+          "  return {{cid, msg}}\n"
+          "end\n", f);
+    fclose(f);
+    r = run_ctl(NULL, "--json", "process", "create", path, "--name", "boom", NULL);
+    EXPECT_CODE(r, 0);
+    snprintf(pid, sizeof(pid), "%llu", json_u64(r.out, "process_id"));
+    run_free(&r);
+    r = run_ctl("one\ntwo\nboom\n", "channel", "open", "raw", "--process", pid, NULL);
+    EXPECT_CODE(r, 1);
+    run_free(&r);
+
+    r = run_ctl(NULL, "--json", "stats", NULL);
+    EXPECT_CODE(r, 0);
+    assert_one_object(r.out);
+    ck_assert_uint_gt(json_u64(r.out, "start_time_micros"), 1600000000000000ull);
+    const char *proc = strstr(r.out, "\"processes_info\":[{");
+    ck_assert_ptr_nonnull(proc);
+    ck_assert_uint_eq(json_u64(proc, "messages"), 3);
+    ck_assert_uint_eq(json_u64(proc, "errors"), 1);
+    ck_assert_uint_eq(json_u64(proc, "limit_hits"), 0);
+    unsigned long long up1 = json_u64(r.out, "uptime_ms");
+    run_free(&r);
+
+    /* --watch: one object per sample; uptime grows. */
+    r = run_ctl(NULL, "--json", "stats", "--watch", "--interval=150", "--count", "2", NULL);
+    EXPECT_CODE(r, 0);
+    char *second = strchr(r.out, '\n');
+    ck_assert_ptr_nonnull(second);
+    second++;
+    ck_assert_ptr_nonnull(strchr(second, '\n'));
+    ck_assert_str_eq(strchr(second, '\n'), "\n");
+    ck_assert_uint_ge(json_u64(r.out, "uptime_ms"), up1);
+    ck_assert_uint_ge(json_u64(second, "uptime_ms"), json_u64(r.out, "uptime_ms") + 100);
+    run_free(&r);
+
+    /* --prometheus: the text exposition format, line by line. */
+    r = run_ctl(NULL, "stats", "--prometheus", NULL);
+    EXPECT_CODE(r, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "# TYPE enclaved_frames_in_total counter\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "# TYPE enclaved_connections_open gauge\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "enclaved_errors_total{status=\"INTERNAL\"} 1\n"));
+    char want[128];
+    snprintf(want, sizeof(want), "enclaved_process_messages_total{process_id=\"%s\",name=\"boom\"} 3\n",
+             pid);
+    ck_assert_ptr_nonnull(strstr(r.out, want));
+    snprintf(want, sizeof(want), "enclaved_process_errors_total{process_id=\"%s\",name=\"boom\"} 1\n",
+             pid);
+    ck_assert_ptr_nonnull(strstr(r.out, want));
+    regex_t sample, type;
+    ck_assert_int_eq(regcomp(&sample, "^enclaved_[a-z_]+(\\{[a-z_]+=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\\})? "
+                                      "[0-9]+(\\.[0-9]+)?$", REG_EXTENDED | REG_NOSUB), 0);
+    ck_assert_int_eq(regcomp(&type, "^# TYPE enclaved_[a-z_]+ (counter|gauge)$",
+                             REG_EXTENDED | REG_NOSUB), 0);
+    size_t lines = 0;
+    for (char *line = strtok(r.out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        ck_assert_msg(regexec(&sample, line, 0, NULL, 0) == 0 || regexec(&type, line, 0, NULL, 0) == 0,
+                      "not exposition format: %s", line);
+        lines++;
+    }
+    ck_assert_uint_gt(lines, 30);
+    regfree(&sample);
+    regfree(&type);
+    run_free(&r);
+
+    r = run_ctl(NULL, "--json", "stats", "--prometheus", NULL);
+    EXPECT_CODE(r, 2);
+    run_free(&r);
+    r = run_ctl(NULL, "stats", "--count=2", NULL);
+    EXPECT_CODE(r, 2);
+    run_free(&r);
+}
+END_TEST
+
 static Suite *enclavectl_suite(void)
 {
     Suite *s = suite_create("e2e-enclavectl");
@@ -758,6 +843,7 @@ static Suite *enclavectl_suite(void)
     tcase_add_test(tc, test_nk_trusts_on_first_use_then_pins_from_known_servers);
     tcase_add_test(tc, test_nk_pins_from_known_servers_option_and_pubkey_file);
     tcase_add_test(tc, test_info_prints_the_key_fingerprint);
+    tcase_add_test(tc, test_stats_per_process_uptime_watch_and_prometheus);
     suite_add_tcase(s, tc);
     return s;
 }

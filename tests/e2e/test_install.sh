@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-meson install -C "$build" --destdir "$dest" --no-rebuild >"$work/install.log" 2>&1 ||
+meson install -C "$build" --destdir "$dest" >"$work/install.log" 2>&1 ||
   { cat "$work/install.log" >&2; fail "meson install"; }
 options=$(meson introspect "$build" --buildoptions | python3 -c '
 import json, sys
@@ -119,8 +119,14 @@ done
 for o in $("$root/bin/enclavectl" --help | sed -n 's/^ *\(-[a-z], \)\{0,1\}--\([a-z_-]*\).*/\2/p'); do
   man_has man1/enclavectl.1 "$o"
 done
-for o in $("$root/bin/enclavectl" help channel open | sed -n 's/^ *--\([a-z_-]*\).*/\1/p'); do
-  man_has man1/enclavectl.1 "$o"
-done
+# Every command, and each command's own options.
+"$root/bin/enclavectl" --help | sed -n '/^commands:/,/^$/p' | sed -n 's/^  \([a-z]\{1,\}\( [a-z]\{1,\}\)\{0,1\}\).*/\1/p' >"$work/commands"
+[ "$(wc -l <"$work/commands")" -ge 8 ] || fail "no commands in enclavectl --help"
+while IFS= read -r cmd; do
+  man_has man1/enclavectl.1 "$cmd"
+  for o in $("$root/bin/enclavectl" help $cmd | sed -n '/^options:/,/^$/p' | sed -n 's/^ *--\([a-z_-]*\).*/\1/p'); do
+    man_has man1/enclavectl.1 "$o"
+  done
+done <"$work/commands"
 echo "installed into $dest$prefix; C client built from enclaved-client.pc (shared and static) ok"
 echo ok

@@ -45,6 +45,7 @@ START_TEST(test_config_defaults_match_the_documented_values)
     ck_assert_uint_eq(cfg.handshake_timeout_ms, 10000);
     ck_assert_uint_eq(cfg.max_output_buffer, 16777216);
     ck_assert_int_eq(cfg.log_level, LOG_INFO);
+    ck_assert_uint_eq(cfg.log_timestamps, 1);
     ck_assert_uint_eq(cfg.peer_count, 0);
     ck_assert_uint_eq(cfg.peer_app_count, 0);
     ck_assert_uint_eq(cfg.peer_connect_timeout_ms, 3000);
@@ -152,6 +153,7 @@ static const struct {
     {"max_processes = 0", STATUS_INVALID_ARGUMENT,
      "line 1: max_processes: 0 is outside 1..1000000"},
     {"log_level = verbose", STATUS_INVALID_ARGUMENT, "line 1: log_level: bad value 'verbose'"},
+    {"log_timestamps = 2", STATUS_INVALID_ARGUMENT, "line 1: log_timestamps: 2 is outside 0..1"},
     {"log_level = DEBUG", STATUS_INVALID_ARGUMENT, "line 1: log_level: bad value 'DEBUG'"},
     {"listen = 127.0.0.1", STATUS_INVALID_ARGUMENT, "line 1: listen: bad value '127.0.0.1'"},
     {"listen = :80", STATUS_INVALID_ARGUMENT, "line 1: listen: bad value ':80'"},
@@ -332,7 +334,7 @@ START_TEST(test_config_key_table_is_complete)
         ck_assert_msg(strncmp(err, "unknown key", 11) != 0, "%s", config_key_name(n));
         n++;
     }
-    ck_assert_uint_eq(n, 19);
+    ck_assert_uint_eq(n, 20);
     ck_assert_ptr_null(config_key_help(n));
 }
 END_TEST

@@ -99,7 +99,7 @@ static void fixture_init(struct fixture *fx)
                                   strlen(app), 0, &p),
                      STATUS_OK);
     for (size_t i = 0; i < CONNS; i++) {
-        ck_assert_int_eq(io_conn_open(&fx->loop, &fx->conns[i], refusal, sizeof(refusal),
+        ck_assert_int_eq(io_conn_open(&fx->loop, &fx->conns[i], "127.0.0.1:1", refusal, sizeof(refusal),
                                       &refusal_len),
                          STATUS_OK);
         ck_assert_ptr_nonnull(fx->conns[i].session);
@@ -171,8 +171,8 @@ START_TEST(test_io_refusal_is_one_response_with_the_reason)
     cfg.max_connections = 1;
     corehost_init(&h, &cfg);
     io_loop_init(&loop, h.core, record_flush);
-    ck_assert_int_eq(io_conn_open(&loop, &a, refusal, sizeof(refusal), &refusal_len), STATUS_OK);
-    ck_assert_int_eq(io_conn_open(&loop, &b, refusal, sizeof(refusal), &refusal_len),
+    ck_assert_int_eq(io_conn_open(&loop, &a, "127.0.0.1:1", refusal, sizeof(refusal), &refusal_len), STATUS_OK);
+    ck_assert_int_eq(io_conn_open(&loop, &b, "127.0.0.1:2", refusal, sizeof(refusal), &refusal_len),
                      STATUS_RESOURCE_EXHAUSTED);
     ck_assert_ptr_null(b.session);
     ck_assert_int_eq(frame_next(refusal, refusal_len, 1024, &body), FRAME_READY);

@@ -5,6 +5,7 @@
  * the request helpers that map failures to exit codes.
  */
 #include "ctl.h"
+#include "lib/pin.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,32 +59,10 @@ uint32_t ctl_parse_u32(const char *what, const char *text)
     return (uint32_t)v;
 }
 
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
-}
-
 void ctl_parse_hex(const char *what, const char *text, uint8_t *out, size_t len)
 {
-    if (strlen(text) != 2 * len) {
+    if (pin_parse_hex(text, strlen(text), out, len) != 0) {
         ctl_die_usage("%s must be %zu hex digits", what, 2 * len);
-    }
-    for (size_t i = 0; i < len; i++) {
-        int hi = hex_value(text[2 * i]);
-        int lo = hex_value(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            ctl_die_usage("%s must be %zu hex digits", what, 2 * len);
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
     }
 }
 

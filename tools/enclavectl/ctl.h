@@ -130,6 +130,7 @@ int cmd_process_list(struct ctl *ctl, int argc, char **argv);
 int cmd_process_destroy(struct ctl *ctl, int argc, char **argv);
 int cmd_keygen(struct ctl *ctl, int argc, char **argv);
 int cmd_channel_open(struct ctl *ctl, int argc, char **argv);
+extern const struct cli_option cmd_stats_options[];
 int cmd_peer_connect(struct ctl *ctl, int argc, char **argv);
 int cmd_peer_list(struct ctl *ctl, int argc, char **argv);
 extern const struct cli_option cmd_process_create_options[];

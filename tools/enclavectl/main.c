@@ -16,7 +16,14 @@ const struct command ctl_commands[] = {
     {"info", cmd_info, "",
      "Shows the server version, target, static public key, its fingerprint and limits.", NULL},
     {"ping", cmd_ping, "", "Checks liveness and prints the round-trip time.", NULL},
-    {"stats", cmd_stats, "", "Shows the server's counters and resident memory.", NULL},
+    {"stats", cmd_stats, "[--watch [--interval MS] [--count N]] [--prometheus]",
+     "Shows the server's counters, start time and uptime, resident memory, and per\n"
+     "process the messages, hook errors and limit hits. --watch repeats every\n"
+     "--interval (one JSON object per line with --json). --prometheus prints the\n"
+     "Prometheus text exposition format, for a node exporter's textfile collector:\n"
+     "  enclavectl stats --prometheus > /var/lib/node_exporter/enclaved.prom.$$ &&\n"
+     "  mv /var/lib/node_exporter/enclaved.prom.$$ /var/lib/node_exporter/enclaved.prom",
+     cmd_stats_options},
     {"process create", cmd_process_create, "FILE [--name NAME] [--memory BYTES]",
      "Starts a Lua process from FILE. NAME defaults to the file name without .lua;\n"
      "BYTES (k, M, G suffixes as in enclaved.conf) = 0 or absent means the server's\n"

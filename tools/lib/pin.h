@@ -54,7 +54,8 @@ status_t pin_add(const char *path, const char *name, const uint8_t key[PIN_KEY_L
  * else, NOT_FOUND when it cannot be opened. key untouched on failure. */
 status_t pin_read_key_file(const char *path, uint8_t key[PIN_KEY_LEN]);
 
-/* Decodes exactly 2 * len hex digits; 0 on success, -1 otherwise. */
+/* Decodes exactly 2 * len hex digits (len at most PIN_KEY_LEN) into out;
+ * 0 on success, -1 otherwise (out untouched then). */
 int pin_parse_hex(const char *text, size_t text_len, uint8_t *out, size_t len);
 
 #endif
