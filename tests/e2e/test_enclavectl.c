@@ -789,6 +789,8 @@ START_TEST(test_stats_per_process_uptime_watch_and_prometheus)
     EXPECT_CODE(r, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "# TYPE enclaved_frames_in_total counter\n"));
     ck_assert_ptr_nonnull(strstr(r.out, "# TYPE enclaved_connections_open gauge\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "# TYPE enclaved_connections_total counter\n"));
+    ck_assert_ptr_null(strstr(r.out, "_total_total"));
     ck_assert_ptr_nonnull(strstr(r.out, "enclaved_errors_total{status=\"INTERNAL\"} 1\n"));
     char want[128];
     snprintf(want, sizeof(want), "enclaved_process_messages_total{process_id=\"%s\",name=\"boom\"} 3\n",
