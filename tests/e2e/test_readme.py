@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 """The README's reference parts against the code they describe:
 
+- every flag `enclaved --help` lists is named in the README;
 - every setting `enclaved --help` lists is a row of the README's settings table and
   a line of the dev image's userdata/etc/enclaved.conf (which says it lists every
   key), and every row of that table is a setting;
@@ -41,6 +42,14 @@ def main():
         if name not in settings:
             failures.append("README settings table has %s, which enclaved --help lacks" % name)
 
+    # enclaved's other flags: the "  --NAME" / "  -x, --NAME" lines before "Settings".
+    flags = re.findall(r"^ +(?:-[a-z], )?(--[a-z-]+)", out.split("Settings", 1)[0], re.M)
+    if len(flags) < 5:
+        failures.append("enclaved --help lists only %d flags" % len(flags))
+    for flag in flags:
+        if "`" + flag not in readme:
+            failures.append("README never names enclaved %s" % flag)
+
     # The enclave table: {"NAME", lib_...} in enclavelib.c's enclave_functions.
     lib = open(src + "/server/lua/enclavelib.c", encoding="utf-8").read()
     block = lib.split("enclave_functions[] = {", 1)[1].split("};", 1)[0]
@@ -62,12 +71,13 @@ def main():
     commands_part = out.split("commands:", 1)[1].split("\n\n", 1)[0]
     commands = set()
     for line in commands_part.splitlines():
-        words = re.findall(r"^  ([a-z]+(?: (?:open|create|list|destroy|connect))?)", line)
+        # The command's words: lower-case, before its arguments (FILE, [--opt], raw|nk).
+        words = re.findall(r"^  ([a-z]+(?: [a-z]+\b(?!\|))?)", line)
         commands.update(words)
     if len(commands) < 8:
         failures.append("enclavectl --help lists only %d commands" % len(commands))
     for cmd in sorted(commands):
-        if "enclavectl " + cmd not in readme and "`" + cmd + "`" not in readme:
+        if "enclavectl " + cmd not in readme:
             failures.append("README never names enclavectl %s" % cmd)
 
     # Anchors, with GitHub's slug rule for ASCII headings.
