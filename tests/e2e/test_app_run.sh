@@ -40,6 +40,13 @@ cat >"$work/want" <<'WANT'
 WANT
 expect 0 "$ctl" app run "$app" --events "$work/events.txt"
 same "$work/want" "broadcast fan-out"
+# The README shows this script and this output verbatim.
+readme=$src/README.md
+sed -n "/^\$ cat > \/tmp\/events.txt <<'EOF'\$/,/^EOF\$/p" "$readme" | sed '1d;$d' >"$work/readme-events"
+cmp -s "$work/readme-events" "$work/events.txt" || fail "README's events.txt differs from the test's"
+sed -n '/^\$ build\/tools\/enclavectl app run userdata\/apps\/broadcast.lua/,/^```$/p' "$readme" |
+  sed '1d;$d' >"$work/readme-out"
+cmp -s "$work/readme-out" "$work/want" || fail "README's app run output differs from the test's"
 # The same script from stdin, with --opt=value, and enclaved named explicitly.
 STDIN=$work/events.txt expect 0 "$ctl" app run --enclaved="$build/server/enclaved" "$app"
 same "$work/want" "broadcast from stdin"
@@ -136,17 +143,10 @@ grep -q "open CID raw|nk|kk" "$work/out" || fail "app run --help lacks the event
 # }===
 
 # {=== sealed state handed to the client survives a restart of the whole run
-cat >"$work/counter.lua" <<'LUA'
-count = 0
-function HandleChannelMessage(cid, msg)
-  if msg:sub(1, 1) == "L" then
-    count = tonumber(enclave.decrypt(msg:sub(2)))
-    return {{cid, "restored " .. count}}
-  end
-  count = count + 1
-  return {{cid, "count " .. count}, {cid, "L" .. enclave.encrypt(tostring(count))}}
-end
-LUA
+# The README's example app, taken from its section.
+sed -n '/^### Keeping state across restarts/,/^### /p' "$readme" | sed -n '/^```lua$/,/^```$/p' |
+  sed '1d;$d' >"$work/counter.lua"
+grep -q "enclave.encrypt" "$work/counter.lua" || fail "no counter app in the README"
 mkdir "$work/ud"
 "$keygen" "$work/ud/keys" >/dev/null 2>&1
 printf 'open 1 raw\nmsg 1 +\nmsg 1 +\n' >"$work/c1.txt"
