@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -428,25 +429,15 @@ static int read_source(struct run *r, const char *path, size_t max)
     return 0;
 }
 
-static void default_name(const char *path, char *name, size_t cap)
-{
-    const char *base = strrchr(path, '/');
-    size_t len;
-
-    base = base != NULL ? base + 1 : path;
-    len = strlen(base);
-    if (len > 4 && strcmp(base + len - 4, ".lua") == 0) {
-        len -= 4;
-    }
-    snprintf(name, cap, "%.*s", (int)len, base);
-}
 
 static int run_events(struct run *r, FILE *in, const struct apprun_options *opt)
 {
     size_t cap = 2 * (size_t)r->core->config.max_message + LINE_SLACK;
     char *buf = malloc(cap);
     size_t len = 0;
-    int got, rc = 0;
+    int got, rc = 0, failed = 0;
+    /* Typed at a terminal, a mistyped event is said and the run goes on. */
+    int interactive = isatty(fileno(in));
 
     if (buf == NULL) {
         fprintf(stderr, "enclaved: out of memory\n");
@@ -464,9 +455,13 @@ static int run_events(struct run *r, FILE *in, const struct apprun_options *opt)
             rc = run_line(r, buf, len, opt);
         }
         fflush(stdout);
+        if (rc == 2 && interactive) {
+            failed = 1;
+            rc = 0;
+        }
     }
     free(buf);
-    return rc;
+    return rc != 0 ? rc : failed ? 2 : 0;
 }
 
 int apprun_main(struct core *core, const struct apprun_options *opt)
@@ -484,7 +479,7 @@ int apprun_main(struct core *core, const struct apprun_options *opt)
     if (opt->app_name != NULL) {
         snprintf(r.name, sizeof(r.name), "%s", opt->app_name);
     } else {
-        default_name(opt->app_path, r.name, sizeof(r.name));
+        cli_app_name(opt->app_path, r.name, sizeof(r.name));
     }
     r.where = "stdin";
     if (opt->events_path != NULL && strcmp(opt->events_path, "-") != 0) {

@@ -33,7 +33,8 @@ struct apprun_options {
 
 /* Runs the app. Returns 0 when every event ran, 1 when the app could not
  * be read or created (or re-created by `restart`), 2 for an unreadable or
- * malformed event script (the line number is in the message on stderr). */
+ * malformed event script (the line number is in the message on stderr;
+ * from a terminal the run goes on past a bad line and still returns 2). */
 int apprun_main(struct core *core, const struct apprun_options *opt);
 
 #endif

@@ -140,3 +140,16 @@ int cli_parse_u64(const char *text, int sizes, uint64_t max, uint64_t *out)
     *out = v;
     return 0;
 }
+
+void cli_app_name(const char *path, char *name, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    size_t len;
+
+    base = base != NULL ? base + 1 : path;
+    len = strlen(base);
+    if (len > 4 && strcmp(base + len - 4, ".lua") == 0) {
+        len -= 4;
+    }
+    snprintf(name, cap, "%.*s", (int)len, base);
+}

@@ -64,4 +64,8 @@ void cli_die_usage(const char *prog, const char *fmt, ...)
  * anything else (signs, blanks, trailing text, overflow); *out untouched then. */
 int cli_parse_u64(const char *text, int sizes, uint64_t max, uint64_t *out);
 
+/* The default process name of an app file (`process create`, `app run`):
+ * its base name without ".lua", truncated to cap - 1 bytes. */
+void cli_app_name(const char *path, char *name, size_t cap);
+
 #endif

@@ -68,19 +68,6 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
     return EXIT_OK;
 }
 
-/* The default process name: the file name without directory and ".lua". */
-static void default_name(const char *path, char *name, size_t cap)
-{
-    const char *base = strrchr(path, '/');
-    size_t len;
-
-    base = base != NULL ? base + 1 : path;
-    len = strlen(base);
-    if (len > 4 && strcmp(base + len - 4, ".lua") == 0) {
-        len -= 4;
-    }
-    snprintf(name, cap, "%.*s", (int)len, base);
-}
 
 struct create_opts {
     const char *name;
@@ -120,7 +107,7 @@ int cmd_process_create(struct ctl *ctl, int argc, char **argv)
     file = argv[first];
     ctl_reject_operands(argc, argv, first + 1);
     if (o.name == NULL) {
-        default_name(file, fallback, sizeof(fallback));
+        cli_app_name(file, fallback, sizeof(fallback));
         o.name = fallback;
     }
     rc = read_file(file, &source, &len);
