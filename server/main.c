@@ -12,6 +12,7 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "apprun.h"
 #include "base/cli.h"
 #include "base/log.h"
 #include "core/core.h"
@@ -32,6 +33,10 @@ enum {
     OPT_EPHEMERAL_KEYS,
     OPT_IO,
     OPT_VERSION,
+    OPT_RUN_APP,
+    OPT_EVENTS,
+    OPT_APP_NAME,
+    OPT_APP_MEMORY,
     OPT_SETTING = 512,
     MAX_SETTINGS = 40,
     SETTING_NAME_CAP = 64,
@@ -44,6 +49,7 @@ struct options {
     const char *keys[MAX_OVERRIDES];
     const char *values[MAX_OVERRIDES];
     size_t override_count;
+    struct apprun_options run;     /* run.app_path: --run-app */
 };
 
 static const struct cli_option fixed_options[] = {
@@ -55,6 +61,14 @@ static const struct cli_option fixed_options[] = {
     {"io", required_argument, OPT_IO, "uv|poll", "I/O driver (uv; poll is the CodeSafe driver)"},
     {"help", no_argument, 'h', NULL, "this text"},
     {"version", no_argument, OPT_VERSION, NULL, "print the version and exit"},
+    {"run-app", required_argument, OPT_RUN_APP, "FILE",
+     "run one app offline: no listener, no network; channel events from --events or stdin, "
+     "outputs on stdout (enclavectl app run)"},
+    {"events", required_argument, OPT_EVENTS, "FILE", "--run-app: the event script (- = stdin)"},
+    {"app-name", required_argument, OPT_APP_NAME, "NAME",
+     "--run-app: the process name (FILE without .lua)"},
+    {"app-memory", required_argument, OPT_APP_MEMORY, "BYTES",
+     "--run-app: memory limit; k, M, G (default_memory_per_process)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -62,6 +76,8 @@ static void print_usage(FILE *out)
 {
     fprintf(out, "usage: enclaved [--userdata PATH] [--ephemeral-keys] [--io uv|poll] "
                  "[--SETTING=VALUE]...\n"
+                 "       enclaved --run-app FILE [--events FILE] [--app-name NAME] "
+                 "[--app-memory BYTES] [--userdata PATH] [--SETTING=VALUE]...\n"
                  "\n--opt=VALUE and --opt VALUE both work; long options may be abbreviated\n"
                  "while unambiguous; -- ends the options.\n\n");
     cli_print_options(out, fixed_options);
@@ -129,6 +145,22 @@ static int parse_args(int argc, char **argv, struct options *opt)
         case OPT_IO:
             opt->io = optarg;
             break;
+        case OPT_RUN_APP:
+            opt->run.app_path = optarg;
+            break;
+        case OPT_EVENTS:
+            opt->run.events_path = optarg;
+            break;
+        case OPT_APP_NAME:
+            opt->run.app_name = optarg;
+            break;
+        case OPT_APP_MEMORY:
+            if (cli_parse_u64(optarg, 1, UINT64_MAX, &opt->run.memory_limit) != 0) {
+                fprintf(stderr, "enclaved: --app-memory must be a number of bytes (k, M, G "
+                                "allowed), not '%s'\n", optarg);
+                return 1;
+            }
+            break;
         default:
             if (opt->override_count == MAX_OVERRIDES) {
                 fprintf(stderr, "enclaved: too many settings on the command line\n");
@@ -154,6 +186,15 @@ static int parse_args(int argc, char **argv, struct options *opt)
         return 1;
     }
 #endif
+    if (opt->run.app_path == NULL &&
+        (opt->run.events_path != NULL || opt->run.app_name != NULL || opt->run.memory_limit)) {
+        fprintf(stderr, "enclaved: --events, --app-name and --app-memory need --run-app\n");
+        return 1;
+    }
+    /* Offline, keys of the image if it has some, else random ones. */
+    if (opt->run.app_path != NULL && opt->userdata_path == NULL) {
+        opt->ephemeral_keys = 1;
+    }
     if (opt->userdata_path == NULL && !opt->ephemeral_keys) {
         fprintf(stderr, "enclaved: give --userdata PATH, --ephemeral-keys, or both (see --help)\n");
         return 1;
@@ -258,6 +299,9 @@ int main(int argc, char **argv)
         return rc == 2 ? 0 : 2;
     }
     config_defaults(&cfg);
+    if (opt.run.app_path != NULL) {
+        cfg.log_timestamps = 0;  /* a developer's terminal, not a journal */
+    }
     if (opt.userdata_path != NULL && load_userdata(opt.userdata_path, &ud, &cfg) != 0) {
         rc = 1;
         goto out;
@@ -277,12 +321,15 @@ int main(int argc, char **argv)
     }
     /* Opens the RSS source now, so GetStats opens no file after startup. */
     (void)platform_rss_bytes();
-    if (opt.ephemeral_keys) {
+    if (opt.ephemeral_keys || (opt.run.app_path != NULL && !ud.has_keys)) {
         if (make_ephemeral_keystore(&ks) != 0) {
             LOG_E("cannot create keys");
             goto out;
         }
-        LOG_W("--ephemeral-keys: random keys for this run only; sealed data will not outlive it");
+        if (opt.run.app_path == NULL) {
+            LOG_W("--ephemeral-keys: random keys for this run only; sealed data will not "
+                  "outlive it");
+        }
     } else if (!ud.has_keys) {
         fprintf(stderr, "enclaved: userdata %s has no %s and %s "
                         "(add them with enclaved-keygen, or run with --ephemeral-keys)\n",
@@ -303,6 +350,11 @@ int main(int argc, char **argv)
     if (core_new(&cfg, ks, &core) != STATUS_OK) {
         status_trail_take(&report);
         LOG_E("cannot create the server core: %s", report.trail);
+        goto out;
+    }
+    if (opt.run.app_path != NULL) {
+        /* Offline: the one app and the event script, no boot apps, no driver. */
+        rc = apprun_main(core, &opt.run);
         goto out;
     }
     if (boot_apps(core, &ud) != STATUS_OK) {

@@ -8,42 +8,21 @@ set -euo pipefail
 
 build=$(cd "$1" && pwd)
 enclaved=$build/server/enclaved keygen=$build/tools/enclaved-keygen ctl=$build/tools/enclavectl
-work=$(mktemp -d "${TMPDIR:-/tmp}/test_cli.XXXXXX")
-server=
-cleanup() {
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  rm -rf -- "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_init test_cli
 # expect CODE CMD...: runs CMD with stdout/stderr in $work/out, $work/err.
 expect() {
   local want=$1 rc=0; shift
   "$@" >"$work/out" 2>"$work/err" || rc=$?
   [ "$rc" = "$want" ] || fail "$* exited $rc, want $want; stderr: $(cat "$work/err")"
 }
-# Starts enclaved with the given arguments; sets $port from its ready line.
-start_server() {
-  : >"$work/server.log"  # exists before the first read, whoever runs first
-  "$enclaved" "$@" 2>"$work/server.log" &
-  server=$!
-  port=
-  for _ in $(seq 200); do
-    port=$(sed -n 's/^enclaved: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/server.log")
-    [ -n "$port" ] && return 0
-    kill -0 "$server" 2>/dev/null || fail "enclaved $* exited: $(cat "$work/server.log")"
-    sleep 0.05
-  done
-  fail "enclaved $* not ready"
-}
-stop_server() { kill "$server"; wait "$server" || fail "enclaved exit $?"; server=; }
 
 # {=== enclaved
 # --listen=ADDR was read as a setting named "listen=..." that swallowed the next flag.
-start_server --listen=127.0.0.1:0 --ephemeral-keys
+start_server "$enclaved" --listen=127.0.0.1:0 --ephemeral-keys
 stop_server
 # localhost, as enclavectl accepts it; the '-' spelling of a setting, as "--opt value".
-start_server --listen localhost:0 --ephemeral-keys --max-frame 2M --io=poll
+start_server "$enclaved" --listen localhost:0 --ephemeral-keys --max-frame 2M --io=poll
 expect 0 "$ctl" --port="$port" --json info
 grep -q '"max_frame":2097152' "$work/out" || fail "--max-frame 2M not applied: $(cat "$work/out")"
 stop_server
@@ -100,7 +79,7 @@ expect 2 "$ctl" --host=not-an-address ping
 expect 2 "$ctl" ping --host not-an-address
 expect 2 "$ctl" --json=yes ping
 expect 2 "$ctl" --port
-start_server --listen=127.0.0.1:0 --ephemeral-keys
+start_server "$enclaved" --listen=127.0.0.1:0 --ephemeral-keys
 printf 'function HandleChannelMessage(c, m) return {{c, m}} end\n' >"$work/-echo.lua"
 # --memory takes the server's k/M/G; "--" lets FILE start with '-'.
 expect 0 "$ctl" --port="$port" --json process create --memory 8M --name=echo -- "$work/-echo.lua"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/client.h"
+#include "calls.h"
 #include "server.h"
 
 static struct test_server ts;
@@ -26,31 +27,6 @@ static void start_default(void)
 static void stop_default(void)
 {
     test_server_stop(&ts);
-}
-
-static uint32_t create_named(struct client *c, const char *name, const char *src)
-{
-    uint32_t pid = 0;
-    char msg[256];
-    status_t s = client_process_create(c, name, (const uint8_t *)src, strlen(src), 0, &pid, NULL,
-                                       msg, sizeof(msg));
-
-    ck_assert_msg(s == STATUS_OK, "create %s: %s %s", name, status_name(s), msg);
-    return pid;
-}
-
-static uint32_t open_raw(struct client *c, uint32_t pid)
-{
-    uint32_t cid = 0;
-
-    ck_assert_int_eq(client_channel_open(c, pid, NULL, ENCLAVED__CHANNEL_TYPE__RAW, &cid, NULL, 0),
-                     STATUS_OK);
-    return cid;
-}
-
-static void send_text(struct client *c, uint32_t cid, const char *text)
-{
-    ck_assert_int_eq(client_send_data(c, cid, (const uint8_t *)text, strlen(text)), STATUS_OK);
 }
 
 /* Receives one message on cid into a malloc'd NUL-terminated string. */
@@ -70,35 +46,6 @@ static char *recv_text(struct client *c, uint32_t cid)
     return text;
 }
 
-static void expect_text(struct client *c, uint32_t cid, const char *want)
-{
-    char *got = recv_text(c, cid);
-
-    ck_assert_str_eq(got, want);
-    free(got);
-}
-
-static void expect_closed(struct client *c, uint32_t cid, status_t want, const char *reason_part)
-{
-    status_t got = STATUS_OK;
-    char reason[256];
-
-    ck_assert_int_eq(client_channel_wait_closed(c, cid, 5000, &got, reason, sizeof(reason)),
-                     STATUS_OK);
-    ck_assert_msg(got == want, "closed with %s (%s)", status_name(got), reason);
-    if (reason_part != NULL) {
-        ck_assert_msg(strstr(reason, reason_part) != NULL, "reason '%s' lacks '%s'", reason,
-                      reason_part);
-    }
-}
-
-static void expect_silence(struct client *c, int ms)
-{
-    Enclaved__ServerFrame *f = NULL;
-
-    ck_assert_int_eq(client_next_event(c, ms, &f), STATUS_DEADLINE_EXCEEDED);
-}
-
 /* Runs a one-shot app: its HandleChannelMessage returns {{cid, result}}
  * for any message; the result must be "ok". */
 static void expect_app_says_ok(const char *name, const char *body)
@@ -108,9 +55,9 @@ static void expect_app_says_ok(const char *name, const char *body)
 
     snprintf(app, sizeof(app),
              "function HandleChannelMessage(cid, msg)\n%s\nend\n", body);
-    uint32_t cid = open_raw(c, create_named(c, name, app));
-    send_text(c, cid, "?");
-    expect_text(c, cid, "ok");
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, name, app));
+    e2e_send_text(c, cid, "?");
+    e2e_expect_text(c, cid, "ok");
     client_free(c);
 }
 
@@ -133,22 +80,22 @@ START_TEST(test_close_hook_runs_for_a_channel_a_hook_error_closed)
     struct client *a = test_server_connect(&ts);
     struct client *b = test_server_connect(&ts);
     struct client *c = test_server_connect(&ts);
-    uint32_t pid = create_named(a, "broadcast", app);
-    uint32_t ca = open_raw(a, pid), cb = open_raw(b, pid), cc = open_raw(c, pid);
+    uint32_t pid = e2e_create(a, "broadcast", app);
+    uint32_t ca = e2e_open_raw(a, pid), cb = e2e_open_raw(b, pid), cc = e2e_open_raw(c, pid);
 
-    send_text(a, ca, "boom");
-    expect_closed(a, ca, STATUS_INTERNAL, "broadcast:5: boom");
-    send_text(b, cb, "spin");
-    expect_closed(b, cb, STATUS_DEADLINE_EXCEEDED, NULL);
+    e2e_send_text(a, ca, "boom");
+    e2e_expect_closed(a, ca, STATUS_INTERNAL, "broadcast:5: boom");
+    e2e_send_text(b, cb, "spin");
+    e2e_expect_closed(b, cb, STATUS_DEADLINE_EXCEEDED, NULL);
     /* The app heard of both closes: c's fan-out reaches nobody dead. */
-    send_text(c, cc, "hello");
+    e2e_send_text(c, cc, "hello");
     ck_assert_int_eq(client_ping(c), STATUS_OK);
-    expect_silence(c, 100);
-    uint32_t cb2 = open_raw(b, pid);
-    send_text(c, cc, "again");
-    expect_text(b, cb2, "again");
-    send_text(b, cb2, "back");
-    expect_text(c, cc, "back");
+    e2e_expect_silence(c, 100);
+    uint32_t cb2 = e2e_open_raw(b, pid);
+    e2e_send_text(c, cc, "again");
+    e2e_expect_text(b, cb2, "again");
+    e2e_send_text(b, cb2, "back");
+    e2e_expect_text(c, cc, "back");
     client_free(a);
     client_free(b);
     client_free(c);
@@ -204,12 +151,12 @@ START_TEST(test_output_list_ends_at_its_first_nil)
         "  return {{cid, 'first'}, {cid, 'second'}, nil, {cid, 'never'}, {cid, 'never'}}\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create_named(c, "holes", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "holes", app));
 
-    send_text(c, cid, "go");
-    expect_text(c, cid, "first");
-    expect_text(c, cid, "second");
-    expect_silence(c, 100);
+    e2e_send_text(c, cid, "go");
+    e2e_expect_text(c, cid, "first");
+    e2e_expect_text(c, cid, "second");
+    e2e_expect_silence(c, 100);
     client_free(c);
 }
 END_TEST
@@ -234,20 +181,20 @@ START_TEST(test_hooks_are_looked_up_once_after_the_source_ran)
         "  return {{cid, 'created'}}\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t pid = create_named(c, "once", app);
-    uint32_t cid = open_raw(c, pid);
+    uint32_t pid = e2e_create(c, "once", app);
+    uint32_t cid = e2e_open_raw(c, pid);
 
-    expect_text(c, cid, "created");
-    send_text(c, cid, "1");
-    expect_text(c, cid, "original");
-    send_text(c, cid, "2");
-    expect_text(c, cid, "original");
-    uint32_t again = open_raw(c, pid);
-    expect_text(c, again, "created");
+    e2e_expect_text(c, cid, "created");
+    e2e_send_text(c, cid, "1");
+    e2e_expect_text(c, cid, "original");
+    e2e_send_text(c, cid, "2");
+    e2e_expect_text(c, cid, "original");
+    uint32_t again = e2e_open_raw(c, pid);
+    e2e_expect_text(c, again, "created");
     ck_assert_int_eq(client_send_close(c, cid), STATUS_OK);
-    expect_closed(c, cid, STATUS_OK, NULL);
-    send_text(c, again, "3");
-    expect_text(c, again, "original");
+    e2e_expect_closed(c, cid, STATUS_OK, NULL);
+    e2e_send_text(c, again, "3");
+    e2e_expect_text(c, again, "original");
     client_free(c);
 }
 END_TEST
@@ -273,11 +220,11 @@ START_TEST(test_process_name_is_the_chunk_name)
         "end\n";
     static const char bad[] = "\nlocal x = \n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create_named(c, "kv", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "kv", app));
     char msg[256];
 
-    send_text(c, cid, "go");
-    expect_closed(c, cid, STATUS_INTERNAL, "kv:4: boom");
+    e2e_send_text(c, cid, "go");
+    e2e_expect_closed(c, cid, STATUS_INTERNAL, "kv:4: boom");
     ck_assert_int_eq(client_process_create(c, "kv2", (const uint8_t *)bad, strlen(bad), 0, NULL,
                                            NULL, msg, sizeof(msg)),
                      STATUS_INVALID_ARGUMENT);
@@ -294,9 +241,9 @@ START_TEST(test_channel_ids_and_types_are_integers)
         "  return {{cid, math.type(cid) .. ' ' .. math.type(t) .. ' ' .. ('id=' .. cid):gsub('%d+', 'N')}}\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create_named(c, "ids", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "ids", app));
 
-    expect_text(c, cid, "integer integer id=N");
+    e2e_expect_text(c, cid, "integer integer id=N");
     client_free(c);
 }
 END_TEST
@@ -313,9 +260,9 @@ START_TEST(test_tostring_and_format_p_show_no_heap_address)
         "  return {{cid, table.concat(out, '|')}}\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create_named(c, "addr", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "addr", app));
 
-    send_text(c, cid, "go");
+    e2e_send_text(c, cid, "go");
     char *got = recv_text(c, cid);
     ck_assert_msg(strstr(got, "0x") == NULL, "%s", got);
     /* t is #1 the first time it is shown and keeps that number. */

@@ -10,13 +10,12 @@
 set -euo pipefail
 
 enclaved=$1 ctl=$2 image=$3 io=${4:-uv}
-work=$(mktemp -d "${TMPDIR:-/tmp}/test_demo_tmux.XXXXXX")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_init test_demo_tmux
 sock="demo$$"
-server=
 cleanup() {
   tm kill-server 2>/dev/null || true
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  rm -rf -- "$work"
+  e2e_cleanup
 }
 trap cleanup EXIT
 fail() {
@@ -42,15 +41,7 @@ wait_for_text() {
   done
 }
 
-: >"$work/server.log"  # exists before the first read, whoever runs first
-"$enclaved" --userdata "$image" --ephemeral-keys --listen=127.0.0.1:0 --io="$io" 2>"$work/server.log" &
-server=$!
-for _ in $(seq 200); do
-  port=$(sed -n 's/^enclaved: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/server.log")
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || fail "server not ready"
+start_server "$enclaved" --userdata "$image" --ephemeral-keys --listen=127.0.0.1:0 --io="$io"
 
 # Each pane is a shell with HOME in the work directory (known_servers lands there).
 tm -f /dev/null new-session -d -s demo -x 160 -y 40 \

@@ -342,9 +342,7 @@ START_TEST(test_info_ping_stats_in_json)
     struct run r;
 
     ck_assert_int_eq(client_get_info(c, &f), STATUS_OK);
-    for (size_t i = 0; i < 32; i++) {
-        snprintf(want + 2 * i, 3, "%02x", f->response->info->public_key.data[i]);
-    }
+    hex_encode(f->response->info->public_key.data, 32, want);
     client_frame_free(f);
     client_free(c);
 
@@ -497,9 +495,7 @@ START_TEST(test_channel_open_nk_with_right_and_wrong_pubkey)
     struct run r;
 
     ck_assert_int_eq(client_get_info(c, &f), STATUS_OK);
-    for (size_t i = 0; i < 32; i++) {
-        snprintf(key + 2 * i, 3, "%02x", f->response->info->public_key.data[i]);
-    }
+    hex_encode(f->response->info->public_key.data, 32, key);
     client_frame_free(f);
     client_free(c);
     snprintf(pid, sizeof(pid), "%u", id);
@@ -559,9 +555,7 @@ START_TEST(test_keygen_writes_keys_and_refuses_to_overwrite)
     ck_assert_uint_eq(fread(priv, 1, sizeof(priv), f), sizeof(priv));
     fclose(f);
     x25519_public_key(computed, priv);
-    for (size_t i = 0; i < 32; i++) {
-        snprintf(want + 2 * i, 3, "%02x", computed[i]);
-    }
+    hex_encode(computed, 32, want);
     ck_assert_str_eq(pub, want);
     snprintf(path, sizeof(path), "%s/sealing_secret.key", dir);
     ck_assert_int_eq(stat(path, &st), 0);
@@ -593,9 +587,7 @@ static void server_key(char hex[65], uint8_t raw[32])
     ck_assert_int_eq(client_get_info(c, &f), STATUS_OK);
     ck_assert_uint_eq(f->response->info->public_key.len, 32);
     memcpy(raw, f->response->info->public_key.data, 32);
-    for (size_t i = 0; i < 32; i++) {
-        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    }
+    hex_encode(raw, 32, hex);
     client_frame_free(f);
     client_free(c);
 }
@@ -789,6 +781,8 @@ START_TEST(test_stats_per_process_uptime_watch_and_prometheus)
     EXPECT_CODE(r, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "# TYPE enclaved_frames_in_total counter\n"));
     ck_assert_ptr_nonnull(strstr(r.out, "# TYPE enclaved_connections_open gauge\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "# TYPE enclaved_connections_total counter\n"));
+    ck_assert_ptr_null(strstr(r.out, "_total_total"));
     ck_assert_ptr_nonnull(strstr(r.out, "enclaved_errors_total{status=\"INTERNAL\"} 1\n"));
     char want[128];
     snprintf(want, sizeof(want), "enclaved_process_messages_total{process_id=\"%s\",name=\"boom\"} 3\n",

@@ -8,14 +8,8 @@
 set -euo pipefail
 
 enclaved=$1 src=$(cd "$2" && pwd) build=$(cd "$3" && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/test_go.XXXXXX")
-server=
-cleanup() {
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  rm -rf -- "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_init test_go
 
 gopath=$work/gopath
 mkdir -p "$gopath/src/enclaved.example/enclavedpb" "$gopath/src/enclaved.example/client"
@@ -28,16 +22,7 @@ cp "$src/tools/go/main.go" "$gopath/src/enclaved.example/client/"
   GO111MODULE=off GOPATH="$gopath:/usr/share/gocode" GOPROXY=off GOFLAGS= \
   GOCACHE="$build/go-cache" go build -o "$work/enclaved-go-example" .) || fail "go build"
 
-: >"$work/server.log"  # exists before the first read, whoever runs first
-"$enclaved" --ephemeral-keys --listen=127.0.0.1:0 2>"$work/server.log" &
-server=$!
-port=
-for _ in $(seq 200); do
-  port=$(sed -n 's/^enclaved: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/server.log")
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || fail "server not ready"
+start_server "$enclaved" --ephemeral-keys --listen=127.0.0.1:0
 out=$("$work/enclaved-go-example" "127.0.0.1:$port") || fail "go example failed: $out"
 [[ $out == *"server 0."*"protocol 1 key "* ]] || fail "info line: $out"
 [[ $out == *"echo hello from go"* ]] || fail "no echo: $out"

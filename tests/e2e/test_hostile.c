@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "lib/client.h"
+#include "calls.h"
 #include "server.h"
 
 enum {
@@ -54,35 +55,6 @@ static uint64_t now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
-static uint32_t open_raw(struct client *c, uint32_t pid)
-{
-    uint32_t cid = 0;
-    char msg[256];
-    status_t s = client_channel_open(c, pid, NULL, ENCLAVED__CHANNEL_TYPE__RAW, &cid, msg,
-                                     sizeof(msg));
-
-    ck_assert_msg(s == STATUS_OK, "open: %s %s", status_name(s), msg);
-    return cid;
-}
-
-static void send_text(struct client *c, uint32_t cid, const char *text)
-{
-    ck_assert_int_eq(client_send_data(c, cid, (const uint8_t *)text, strlen(text)), STATUS_OK);
-}
-
-static void expect_text(struct client *c, uint32_t cid, const char *want)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-    char reason[256];
-    status_t s = client_channel_recv(c, cid, BOUND_MS, &data, &len, reason, sizeof(reason));
-
-    ck_assert_msg(s == STATUS_OK, "recv on %u: %s %s", cid, status_name(s), reason);
-    ck_assert_msg(len == strlen(want) && memcmp(data, want, len) == 0, "got '%.*s', want '%s'",
-                  (int)len, (const char *)data, want);
-    free(data);
 }
 
 /* The app every case runs: `prelude` at the top level, then a message
@@ -138,15 +110,15 @@ static void run_case(const struct hostile_case *hc)
                                        &pid, NULL, msg, sizeof(msg));
 
     ck_assert_msg(s == STATUS_OK, "%s: create: %s %s", hc->name, status_name(s), msg);
-    uint32_t cid = open_raw(c, pid);
+    uint32_t cid = e2e_open_raw(c, pid);
     for (int i = 0; i < hc->grow; i++) {
-        send_text(c, cid, "grow");
-        expect_text(c, cid, "grown");
+        e2e_send_text(c, cid, "grow");
+        e2e_expect_text(c, cid, "grown");
     }
     ck_assert_int_eq(client_ping(probe), STATUS_OK);
 
     uint64_t start = now_ms();
-    send_text(c, cid, "go");
+    e2e_send_text(c, cid, "go");
     usleep(5000);                          /* the hook is running by now */
     uint64_t ping_sent = now_ms();
     client_set_timeout(probe, BOUND_MS);
@@ -174,9 +146,9 @@ static void run_case(const struct hostile_case *hc)
     }
 
     /* The process goes on. */
-    uint32_t again = open_raw(c, pid);
-    send_text(c, again, "echo");
-    expect_text(c, again, "echo");
+    uint32_t again = e2e_open_raw(c, pid);
+    e2e_send_text(c, again, "echo");
+    e2e_expect_text(c, again, "echo");
     client_free(probe);
     client_free(c);
     free(app);
@@ -400,9 +372,9 @@ START_TEST(test_destroy_of_a_would_be_finaliser_answers_at_once)
     ck_assert_int_eq(client_process_create(c, "late-gc", (const uint8_t *)app_ok, strlen(app_ok),
                                            0, &pid, NULL, msg, sizeof(msg)),
                      STATUS_OK);
-    uint32_t cid = open_raw(c, pid);
-    send_text(c, cid, "drop");
-    expect_text(c, cid, "dropped");
+    uint32_t cid = e2e_open_raw(c, pid);
+    e2e_send_text(c, cid, "drop");
+    e2e_expect_text(c, cid, "dropped");
     body.target_case = ENCLAVED__PROCESS_DESTROY__TARGET_PROCESS_ID;
     body.process_id = pid;
     req.body_case = ENCLAVED__REQUEST__BODY_PROCESS_DESTROY;
@@ -442,13 +414,13 @@ START_TEST(test_thread_stopped_by_a_limit_cannot_be_closed_later)
     ck_assert_int_eq(client_process_create(c, "later", (const uint8_t *)app, strlen(app), 0, &pid,
                                            NULL, reason, sizeof(reason)),
                      STATUS_OK);
-    uint32_t cid = open_raw(c, pid);
-    send_text(c, cid, "go");
+    uint32_t cid = e2e_open_raw(c, pid);
+    e2e_send_text(c, cid, "go");
     ck_assert_int_eq(client_channel_wait_closed(c, cid, BOUND_MS, &got, reason, sizeof(reason)),
                      STATUS_OK);
     ck_assert_int_eq(got, STATUS_DEADLINE_EXCEEDED);
-    cid = open_raw(c, pid);
-    send_text(c, cid, "go");
+    cid = e2e_open_raw(c, pid);
+    e2e_send_text(c, cid, "go");
     client_set_timeout(probe, BOUND_MS);
     ck_assert_int_eq(client_ping(probe), STATUS_OK);
     ck_assert_int_eq(client_channel_wait_closed(c, cid, BOUND_MS, &got, reason, sizeof(reason)),

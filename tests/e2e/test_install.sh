@@ -10,15 +10,9 @@
 set -euo pipefail
 
 build=$(cd "$1" && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/test_install.XXXXXX")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_init test_install
 dest=$work/dest
-server=
-cleanup() {
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  rm -rf -- "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 meson install -C "$build" --destdir "$dest" >"$work/install.log" 2>&1 ||
   { cat "$work/install.log" >&2; fail "meson install"; }
@@ -88,16 +82,7 @@ cc -std=c11 -Wall -Werror "${san[@]}" $cflags "$work/client.c" -o "$work/client-
   "$libdir/libenclaved-client.a" $(pkg-config --libs libprotobuf-c libsodium) -lpthread || fail "static build"
 ldd "$work/client-static" | grep -q libenclaved-client && fail "static client links the .so"
 
-: >"$work/server.log"  # exists before the first read, whoever runs first
-"$root/bin/enclaved" --ephemeral-keys --listen=127.0.0.1:0 2>"$work/server.log" &
-server=$!
-port=
-for _ in $(seq 200); do
-  port=$(sed -n 's/^enclaved: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/server.log")
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || fail "installed server not ready: $(cat "$work/server.log")"
+start_server "$root/bin/enclaved" --ephemeral-keys --listen=127.0.0.1:0
 want=$("$root/bin/enclavectl" --port "$port" --json info | python3 -c '
 import json, sys
 i = json.load(sys.stdin); print(i["server_version"], i["fingerprint"])')

@@ -64,4 +64,11 @@ expect_fail "$work/c" --members 127.0.0.1:1 --keys "$work/nokeys"
 expect_fail "$work/c" --members 127.0.0.1:1 --keys "$work/a/keys" --set peers=1.2.3.4:5
 expect_fail "$work/c" --members 127.0.0.1:1 --keys "$work/a/keys" --set nokey
 expect_fail "$work/c"
+# --help: the usage and every option on stdout, exit 0; an unknown option: exit 2.
+"$mk" --help >"$work/help.out" || fail "--help exited $?"
+for o in --members --frontend --keys --app --set --keygen; do
+  grep -q -- "^ *$o " "$work/help.out" || fail "--help lacks $o"
+done
+rc=0; "$mk" "$work/c" --members 127.0.0.1:1 --bogus 2>"$work/err.out" || rc=$?
+[ "$rc" = 2 ] || fail "an unknown option exited $rc, want 2"
 echo "mkfleet: ok"

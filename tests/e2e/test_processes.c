@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/client.h"
+#include "calls.h"
 #include "server.h"
 
 static struct test_server ts;
@@ -53,69 +54,6 @@ static char *read_source_file(const char *relative)
 static const char echo_app[] =
     "function HandleChannelMessage(cid, msg) return {{cid, msg}} end\n";
 
-static uint32_t create(struct client *c, const char *name, const char *src)
-{
-    uint32_t pid = 0;
-    char msg[256];
-    status_t s = client_process_create(c, name, (const uint8_t *)src, strlen(src), 0, &pid, NULL,
-                                       msg, sizeof(msg));
-
-    ck_assert_msg(s == STATUS_OK, "create %s: %s %s", name, status_name(s), msg);
-    return pid;
-}
-
-static uint32_t open_raw(struct client *c, uint32_t pid)
-{
-    uint32_t cid = 0;
-    char msg[256];
-    status_t s = client_channel_open(c, pid, NULL, ENCLAVED__CHANNEL_TYPE__RAW, &cid, msg,
-                                     sizeof(msg));
-
-    ck_assert_msg(s == STATUS_OK, "open: %s %s", status_name(s), msg);
-    return cid;
-}
-
-static void send_text(struct client *c, uint32_t cid, const char *text)
-{
-    ck_assert_int_eq(client_send_data(c, cid, (const uint8_t *)text, strlen(text)), STATUS_OK);
-}
-
-static void expect_text(struct client *c, uint32_t cid, const char *want)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-    char reason[256];
-    status_t s = client_channel_recv(c, cid, 5000, &data, &len, reason, sizeof(reason));
-
-    ck_assert_msg(s == STATUS_OK, "recv on %u: %s %s", cid, status_name(s), reason);
-    ck_assert_uint_eq(len, strlen(want));
-    ck_assert_mem_eq(data, want, len);
-    free(data);
-}
-
-static void expect_closed(struct client *c, uint32_t cid, status_t want, const char *reason_part)
-{
-    status_t got = STATUS_OK;
-    char reason[256];
-
-    ck_assert_int_eq(client_channel_wait_closed(c, cid, 5000, &got, reason, sizeof(reason)),
-                     STATUS_OK);
-    ck_assert_msg(got == want, "channel %u closed with %s (%s), want %s", cid, status_name(got),
-                  reason, status_name(want));
-    if (reason_part != NULL) {
-        ck_assert_msg(strstr(reason, reason_part) != NULL, "reason '%s' lacks '%s'", reason,
-                      reason_part);
-    }
-}
-
-/* Nothing arrives on c within ms. */
-static void expect_silence(struct client *c, int ms)
-{
-    Enclaved__ServerFrame *f = NULL;
-
-    ck_assert_int_eq(client_next_event(c, ms, &f), STATUS_DEADLINE_EXCEEDED);
-}
-
 static uint64_t now_ms(void)
 {
     struct timespec t;
@@ -143,25 +81,25 @@ START_TEST(test_broadcast_app_fans_out_across_three_clients)
     struct client *admin = test_server_connect(&ts);
     /* The demo app the image ships: HsmEnclave's README broadcast app. */
     char *broadcast_app = read_source_file("userdata/apps/broadcast.lua");
-    uint32_t pid = create(admin, "broadcast", broadcast_app);
+    uint32_t pid = e2e_create(admin, "broadcast", broadcast_app);
 
     for (int i = 0; i < 3; i++) {
         c[i] = test_server_connect(&ts);
-        cid[i] = open_raw(c[i], pid);
+        cid[i] = e2e_open_raw(c[i], pid);
     }
-    send_text(c[0], cid[0], "hello from 0");
-    expect_text(c[1], cid[1], "hello from 0");
-    expect_text(c[2], cid[2], "hello from 0");
-    expect_silence(c[0], 100);
-    send_text(c[2], cid[2], "two");
-    expect_text(c[0], cid[0], "two");
-    expect_text(c[1], cid[1], "two");
+    e2e_send_text(c[0], cid[0], "hello from 0");
+    e2e_expect_text(c[1], cid[1], "hello from 0");
+    e2e_expect_text(c[2], cid[2], "hello from 0");
+    e2e_expect_silence(c[0], 100);
+    e2e_send_text(c[2], cid[2], "two");
+    e2e_expect_text(c[0], cid[0], "two");
+    e2e_expect_text(c[1], cid[1], "two");
     /* Client 1's connection drops: HandleChannelClose removes it. */
     client_free(c[1]);
     usleep(50000);
-    send_text(c[0], cid[0], "after drop");
-    expect_text(c[2], cid[2], "after drop");
-    expect_silence(c[2], 100);
+    e2e_send_text(c[0], cid[0], "after drop");
+    e2e_expect_text(c[2], cid[2], "after drop");
+    e2e_expect_silence(c[2], 100);
     client_free(c[0]);
     client_free(c[2]);
     client_free(admin);
@@ -180,14 +118,14 @@ START_TEST(test_output_count_grows_with_each_message)
         "  return out\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create(c, "echo-n", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "echo-n", app));
     char want[32];
 
     for (int round = 1; round <= 5; round++) {
-        send_text(c, cid, "m");
+        e2e_send_text(c, cid, "m");
         for (int i = 1; i <= round; i++) {
             snprintf(want, sizeof(want), "m%d", i);
-            expect_text(c, cid, want);
+            e2e_expect_text(c, cid, want);
         }
     }
     client_free(c);
@@ -201,13 +139,13 @@ START_TEST(test_reply_then_close_with_status)
         "  return {{cid, 'bye ' .. msg}, {cid, STATUS_PERMISSION_DENIED}}\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create(c, "closer", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "closer", app));
 
-    send_text(c, cid, "x");
-    expect_text(c, cid, "bye x");
-    expect_closed(c, cid, STATUS_PERMISSION_DENIED, NULL);
+    e2e_send_text(c, cid, "x");
+    e2e_expect_text(c, cid, "bye x");
+    e2e_expect_closed(c, cid, STATUS_PERMISSION_DENIED, NULL);
     /* Data after the close is dropped; the connection stays usable. */
-    send_text(c, cid, "late");
+    e2e_send_text(c, cid, "late");
     ck_assert_int_eq(client_ping(c), STATUS_OK);
     client_free(c);
 }
@@ -223,15 +161,15 @@ START_TEST(test_state_is_kept_across_hooks_and_channels)
         "  return {{cid, tostring(total)}}\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t pid = create(c, "counter", app);
-    uint32_t a = open_raw(c, pid);
+    uint32_t pid = e2e_create(c, "counter", app);
+    uint32_t a = e2e_open_raw(c, pid);
     uint32_t b;
 
-    send_text(c, a, "5");
-    expect_text(c, a, "105");
-    b = open_raw(c, pid);
-    send_text(c, b, "1");
-    expect_text(c, b, "206");
+    e2e_send_text(c, a, "5");
+    e2e_expect_text(c, a, "105");
+    b = e2e_open_raw(c, pid);
+    e2e_send_text(c, b, "1");
+    e2e_expect_text(c, b, "206");
     client_free(c);
 }
 END_TEST
@@ -243,9 +181,9 @@ START_TEST(test_handle_channel_create_sees_raw_type_and_can_send)
         "  return {{cid, 'type=' .. t .. ' raw=' .. CHAN_UNENCRYPTED}}\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create(c, "greeter", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "greeter", app));
 
-    expect_text(c, cid, "type=1 raw=1");
+    e2e_expect_text(c, cid, "type=1 raw=1");
     client_free(c);
 }
 END_TEST
@@ -254,9 +192,9 @@ START_TEST(test_process_destroy_closes_every_channel_unavailable)
 {
     struct client *a = test_server_connect(&ts);
     struct client *b = test_server_connect(&ts);
-    uint32_t pid = create(a, "victim", echo_app);
-    uint32_t ca = open_raw(a, pid);
-    uint32_t cb = open_raw(b, pid);
+    uint32_t pid = e2e_create(a, "victim", echo_app);
+    uint32_t ca = e2e_open_raw(a, pid);
+    uint32_t cb = e2e_open_raw(b, pid);
     Enclaved__Request req = ENCLAVED__REQUEST__INIT;
     Enclaved__ProcessDestroy body = ENCLAVED__PROCESS_DESTROY__INIT;
     Enclaved__ServerFrame *f = NULL;
@@ -269,11 +207,11 @@ START_TEST(test_process_destroy_closes_every_channel_unavailable)
     ck_assert_int_eq(f->response->status, STATUS_OK);
     ck_assert_uint_eq(f->response->process_destroyed->process_id, pid);
     client_frame_free(f);
-    expect_closed(a, ca, STATUS_UNAVAILABLE, NULL);
-    expect_closed(b, cb, STATUS_UNAVAILABLE, NULL);
+    e2e_expect_closed(a, ca, STATUS_UNAVAILABLE, NULL);
+    e2e_expect_closed(b, cb, STATUS_UNAVAILABLE, NULL);
     /* Exactly one ChannelClosed each. */
-    expect_silence(a, 100);
-    expect_silence(b, 100);
+    e2e_expect_silence(a, 100);
+    e2e_expect_silence(b, 100);
     ck_assert_int_eq(client_call(a, &req, &f), STATUS_OK);
     ck_assert_int_eq(f->response->status, STATUS_NOT_FOUND);
     client_frame_free(f);
@@ -305,8 +243,8 @@ START_TEST(test_process_list_shows_id_name_hash_channels_memory)
     ck_assert_int_eq(client_process_create(c, "echo", (const uint8_t *)echo_app, strlen(echo_app),
                                            0, &pid, hash, NULL, 0),
                      STATUS_OK);
-    open_raw(c, pid);
-    open_raw(c, pid);
+    e2e_open_raw(c, pid);
+    e2e_open_raw(c, pid);
     l = list(c, &f);
     ck_assert_uint_eq(l->n_processes, 1);
     ck_assert_uint_eq(l->processes[0]->process_id, pid);
@@ -324,18 +262,18 @@ END_TEST
 START_TEST(test_reset_clears_everything)
 {
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create(c, "one", echo_app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "one", echo_app));
     Enclaved__Request req = ENCLAVED__REQUEST__INIT;
     Enclaved__Reset body = ENCLAVED__RESET__INIT;
     Enclaved__ServerFrame *f = NULL;
 
-    create(c, "two", echo_app);
+    e2e_create(c, "two", echo_app);
     req.body_case = ENCLAVED__REQUEST__BODY_RESET;
     req.reset = &body;
     ck_assert_int_eq(client_call(c, &req, &f), STATUS_OK);
     ck_assert_int_eq(f->response->status, STATUS_OK);
     client_frame_free(f);
-    expect_closed(c, cid, STATUS_UNAVAILABLE, NULL);
+    e2e_expect_closed(c, cid, STATUS_UNAVAILABLE, NULL);
     ck_assert_uint_eq(list(c, &f)->n_processes, 0);
     client_frame_free(f);
     client_free(c);
@@ -358,7 +296,7 @@ START_TEST(test_channel_open_by_code_hash_picks_oldest)
                      STATUS_OK);
     ck_assert_int_eq(client_channel_open(c, 0, hash, ENCLAVED__CHANNEL_TYPE__RAW, &cid, NULL, 0),
                      STATUS_OK);
-    expect_text(c, cid, "hello");
+    e2e_expect_text(c, cid, "hello");
     {
         Enclaved__ServerFrame *f = NULL;
         Enclaved__ProcessListResult *l = list(c, &f);
@@ -380,19 +318,19 @@ START_TEST(test_channel_belongs_to_its_connection)
 {
     struct client *owner = test_server_connect(&ts);
     struct client *other = test_server_connect(&ts);
-    uint32_t cid = open_raw(owner, create(owner, "echo", echo_app));
+    uint32_t cid = e2e_open_raw(owner, e2e_create(owner, "echo", echo_app));
 
     /* Another connection can neither write to nor close the channel. */
-    send_text(other, cid, "intruder");
+    e2e_send_text(other, cid, "intruder");
     ck_assert_int_eq(client_send_close(other, cid), STATUS_OK);
     ck_assert_int_eq(client_ping(other), STATUS_OK);
-    expect_silence(other, 100);
-    expect_silence(owner, 100);
-    send_text(owner, cid, "mine");
-    expect_text(owner, cid, "mine");
+    e2e_expect_silence(other, 100);
+    e2e_expect_silence(owner, 100);
+    e2e_send_text(owner, cid, "mine");
+    e2e_expect_text(owner, cid, "mine");
     ck_assert_int_eq(client_send_close(owner, cid), STATUS_OK);
-    expect_closed(owner, cid, STATUS_OK, NULL);
-    expect_silence(owner, 100);
+    e2e_expect_closed(owner, cid, STATUS_OK, NULL);
+    e2e_expect_silence(owner, 100);
     client_free(owner);
     client_free(other);
 }
@@ -403,15 +341,15 @@ START_TEST(test_output_to_another_process_channel_is_an_error)
     static const char app[] =
         "function HandleChannelMessage(cid, msg) return {{tonumber(msg), 'x'}} end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t foreign = open_raw(c, create(c, "echo", echo_app));
-    uint32_t cid = open_raw(c, create(c, "bad", app));
+    uint32_t foreign = e2e_open_raw(c, e2e_create(c, "echo", echo_app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "bad", app));
     char text[16];
 
     snprintf(text, sizeof(text), "%u", foreign);
-    send_text(c, cid, text);
-    expect_closed(c, cid, STATUS_INTERNAL, NULL);
-    send_text(c, foreign, "still");
-    expect_text(c, foreign, "still");
+    e2e_send_text(c, cid, text);
+    e2e_expect_closed(c, cid, STATUS_INTERNAL, NULL);
+    e2e_send_text(c, foreign, "still");
+    e2e_expect_text(c, foreign, "still");
     client_free(c);
 }
 END_TEST
@@ -440,16 +378,16 @@ END_TEST
 static void hostile(const char *app, status_t want, const char *reason_part)
 {
     struct client *c = test_server_connect(&ts);
-    uint32_t pid = create(c, "hostile", app);
-    uint32_t cid = open_raw(c, pid);
+    uint32_t pid = e2e_create(c, "hostile", app);
+    uint32_t cid = e2e_open_raw(c, pid);
     uint32_t again;
 
-    send_text(c, cid, "go");
-    expect_closed(c, cid, want, reason_part);
+    e2e_send_text(c, cid, "go");
+    e2e_expect_closed(c, cid, want, reason_part);
     expect_server_responsive();
-    again = open_raw(c, pid);
-    send_text(c, again, "echo");
-    expect_text(c, again, "echo");
+    again = e2e_open_raw(c, pid);
+    e2e_send_text(c, again, "echo");
+    e2e_expect_text(c, again, "echo");
     client_free(c);
 }
 
@@ -549,10 +487,10 @@ START_TEST(test_removed_globals_are_absent)
         "  return {{cid, 'present:' .. table.concat(present, ',')}}\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create(c, "probe", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "probe", app));
 
-    send_text(c, cid, "?");
-    expect_text(c, cid, "present:");
+    e2e_send_text(c, cid, "?");
+    e2e_expect_text(c, cid, "present:");
     client_free(c);
     hostile("function HandleChannelMessage(cid, msg)\n" ECHO_OTHERWISE
             "  return os.exit(1)\nend\n",
@@ -580,11 +518,11 @@ START_TEST(test_registry_and_c_context_are_unreachable)
         "  return {{cid, 'lightuserdata:' .. #found .. ' strmeta:' .. type(mt) .. ' setenvmeta:' .. tostring(ok)}}\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create(c, "probe", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "probe", app));
     uint8_t *data = NULL;
     size_t len = 0;
 
-    send_text(c, cid, "?");
+    e2e_send_text(c, cid, "?");
     ck_assert_int_eq(client_channel_recv(c, cid, 5000, &data, &len, NULL, 0), STATUS_OK);
     ck_assert_msg(strstr((char *)data, "lightuserdata:0") != NULL, "%s", data);
     ck_assert_msg(strstr((char *)data, "setenvmeta:false") != NULL, "%s", data);
@@ -601,10 +539,10 @@ START_TEST(test_error_delivers_no_outputs)
         "  error('boom')\n"
         "end\n";
     struct client *c = test_server_connect(&ts);
-    uint32_t cid = open_raw(c, create(c, "boom", app));
+    uint32_t cid = e2e_open_raw(c, e2e_create(c, "boom", app));
     Enclaved__ServerFrame *f = NULL;
 
-    send_text(c, cid, "go");
+    e2e_send_text(c, cid, "go");
     ck_assert_int_eq(client_next_event(c, 5000, &f), STATUS_OK);
     ck_assert_int_eq(f->kind_case, ENCLAVED__SERVER_FRAME__KIND_CHANNEL_CLOSED);
     ck_assert_int_eq(f->channel_closed->status, STATUS_INTERNAL);
@@ -625,18 +563,18 @@ START_TEST(test_limits_on_processes_channels_and_message_size)
 
     test_server_start(&small, args);
     c = test_server_connect(&small);
-    pid = create(c, "one", echo_app);
-    create(c, "two", echo_app);
+    pid = e2e_create(c, "one", echo_app);
+    e2e_create(c, "two", echo_app);
     ck_assert_int_eq(client_process_create(c, "three", (const uint8_t *)echo_app,
                                            strlen(echo_app), 0, NULL, NULL, NULL, 0),
                      STATUS_RESOURCE_EXHAUSTED);
-    first = open_raw(c, pid);
-    open_raw(c, pid);
+    first = e2e_open_raw(c, pid);
+    e2e_open_raw(c, pid);
     ck_assert_int_eq(client_channel_open(c, pid, NULL, ENCLAVED__CHANNEL_TYPE__RAW, &cid, NULL, 0),
                      STATUS_RESOURCE_EXHAUSTED);
     memset(big, 'a', sizeof(big));
     ck_assert_int_eq(client_send_data(c, first, (const uint8_t *)big, sizeof(big)), STATUS_OK);
-    expect_closed(c, first, STATUS_RESOURCE_EXHAUSTED, "max_message");
+    e2e_expect_closed(c, first, STATUS_RESOURCE_EXHAUSTED, "max_message");
     ck_assert_int_eq(client_process_create(c, "mem", (const uint8_t *)echo_app, strlen(echo_app),
                                            UINT64_C(1) << 40, NULL, NULL, NULL, 0),
                      STATUS_RESOURCE_EXHAUSTED);
@@ -666,9 +604,9 @@ START_TEST(test_slow_consumer_is_dropped_and_sender_keeps_going)
     test_server_start(&small, args);
     sender = test_server_connect(&small);
     sink = test_server_connect(&small);
-    pid = create(sender, "broadcast", broadcast_app);
-    scid = open_raw(sender, pid);
-    kcid = open_raw(sink, pid);
+    pid = e2e_create(sender, "broadcast", broadcast_app);
+    scid = e2e_open_raw(sender, pid);
+    kcid = e2e_open_raw(sink, pid);
     (void)kcid;
     memset(chunk, 'x', sizeof(chunk));
     req.body_case = ENCLAVED__REQUEST__BODY_GET_STATS;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/client.h"
+#include "calls.h"
 #include "server.h"
 
 /* Every close is broadcast to the channels still open. */
@@ -26,17 +27,6 @@ static const char farewell_app[] =
     "  for other in pairs(open) do out[#out + 1] = {other, 'closed ' .. cid} end\n"
     "  return out\n"
     "end\n";
-
-static uint32_t open_raw(struct client *c, uint32_t pid)
-{
-    uint32_t cid = 0;
-    char msg[128];
-
-    ck_assert_int_eq(client_channel_open(c, pid, NULL, ENCLAVED__CHANNEL_TYPE__RAW, &cid, msg,
-                                         sizeof(msg)),
-                     STATUS_OK);
-    return cid;
-}
 
 START_TEST(test_sigterm_while_closes_write_to_other_connections_exits_cleanly)
 {
@@ -55,13 +45,13 @@ START_TEST(test_sigterm_while_closes_write_to_other_connections_exits_cleanly)
     ck_assert_int_eq(client_process_create(a, "farewell", (const uint8_t *)farewell_app,
                                            strlen(farewell_app), 0, &pid, NULL, msg, sizeof(msg)),
                      STATUS_OK);
-    a_cid = open_raw(a, pid);
-    b_cid = open_raw(b, pid);
-    (void)open_raw(slow, pid);
+    a_cid = e2e_open_raw(a, pid);
+    b_cid = e2e_open_raw(b, pid);
+    (void)e2e_open_raw(slow, pid);
     /* The app broadcasts closes: closing a channel of b reaches a. */
     {
         struct client *probe = test_server_connect(&ts);
-        uint32_t probe_cid = open_raw(probe, pid);
+        uint32_t probe_cid = e2e_open_raw(probe, pid);
         ck_assert_int_eq(client_send_close(probe, probe_cid), STATUS_OK);
         ck_assert_int_eq(client_channel_recv(a, a_cid, 5000, &data, &len, msg, sizeof(msg)),
                          STATUS_OK);

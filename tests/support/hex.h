@@ -21,6 +21,17 @@ static inline int hex_nibble(char c)
     return -1;
 }
 
+/* Writes len bytes as 2 * len lowercase hex digits and a NUL into out. */
+static inline void hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 0x0f];
+    }
+    out[2 * len] = '\0';
+}
+
 /* Decodes hex into out; returns the byte count, or -1 on bad input. */
 static inline long hex_decode(const char *hex, uint8_t *out, size_t cap)
 {

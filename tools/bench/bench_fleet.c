@@ -25,8 +25,9 @@ enum { PINVAULT_OP_REGISTER = 1, PINVAULT_OP_RECOVER = 2, PINVAULT_STATUS_OK = 0
 
 static const char bench_pin[] = "1234";
 
-/* The pinvault app's code hash from ProcessList; 0 when it does not run. */
-static int find_app(struct client *c, uint8_t hash[CLIENT_CODE_HASH_LEN])
+/* The pinvault app's code hash from ProcessList; 0 when it does not run,
+ * which is said on stderr and counted as r's error. */
+static int find_app(struct client *c, uint8_t hash[CLIENT_CODE_HASH_LEN], struct row *r)
 {
     Enclaved__Request req = ENCLAVED__REQUEST__INIT;
     Enclaved__ProcessList body = ENCLAVED__PROCESS_LIST__INIT;
@@ -35,10 +36,7 @@ static int find_app(struct client *c, uint8_t hash[CLIENT_CODE_HASH_LEN])
 
     req.body_case = ENCLAVED__REQUEST__BODY_PROCESS_LIST;
     req.process_list = &body;
-    if (client_call(c, &req, &f) != STATUS_OK) {
-        return 0;
-    }
-    if (f->response->process_list != NULL) {
+    if (client_call(c, &req, &f) == STATUS_OK && f->response->process_list != NULL) {
         for (size_t i = 0; i < f->response->process_list->n_processes; i++) {
             Enclaved__ProcessInfo *p = f->response->process_list->processes[i];
             if (strcmp(p->name, "pinvault") == 0 && p->code_hash.len == CLIENT_CODE_HASH_LEN) {
@@ -49,6 +47,10 @@ static int find_app(struct client *c, uint8_t hash[CLIENT_CODE_HASH_LEN])
         }
     }
     client_frame_free(f);
+    if (!found) {
+        fprintf(stderr, "enclave-bench: no 'pinvault' process (run against a fleet)\n");
+        r->errors = 1;
+    }
     return found;
 }
 
@@ -158,9 +160,7 @@ void run_fleet(struct row *r, const struct scenario *sc)
     size_t len;
 
     (void)sc;
-    if (!find_app(c, hash)) {
-        fprintf(stderr, "enclave-bench: no 'pinvault' process (run against a fleet)\n");
-        r->errors = 1;
+    if (!find_app(c, hash, r)) {
         client_free(c);
         return;
     }
@@ -209,9 +209,7 @@ void run_fleet_nk(struct row *r, const struct scenario *sc)
     uint64_t start, last = 0;
 
     (void)sc;
-    if (!find_app(c, hash)) {
-        fprintf(stderr, "enclave-bench: no 'pinvault' process (run against a fleet)\n");
-        r->errors = 1;
+    if (!find_app(c, hash, r)) {
         client_free(c);
         return;
     }

@@ -16,6 +16,7 @@
 
 #include "ctl.h"
 #include "lib/pin.h"
+#include "wire/frame.h"
 
 enum {
     MAX_LINE_LEN = 1024 * 1024,
@@ -353,8 +354,9 @@ static void print_reply(const struct pipe *p, const uint8_t *data, size_t len)
         ctl_print_hex(stdout, data, len);
         printf("\"}\n");
     } else if (p->binary) {
-        uint8_t header[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                             (uint8_t)len};
+        uint8_t header[FRAME_HEADER_LEN];
+
+        frame_write_length(header, (uint32_t)len);
         fwrite(header, 1, sizeof(header), stdout);
         fwrite(data, 1, len, stdout);
     } else {
@@ -457,7 +459,7 @@ static int input_take(struct input *in, const uint8_t **msg, size_t *len)
         if (avail < 4) {
             return in->eof && avail > 0 ? -1 : 0;
         }
-        uint32_t n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        uint32_t n = frame_read_length(p);
         if (n > MAX_LINE_LEN) {
             return -1;
         }

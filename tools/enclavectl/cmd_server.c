@@ -176,8 +176,13 @@ static void print_prometheus(const Enclaved__Stats *st, const char *const *names
         for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
             gauge |= strcmp(names[i], gauges[g]) == 0;
         }
-        /* Prometheus names carry their unit; counters end in _total. */
-        const char *suffix = strcmp(names[i], "memory_rss") == 0 ? "_bytes" : gauge ? "" : "_total";
+        /* Prometheus names carry their unit; counters end in _total (once:
+         * connections_total already does). */
+        size_t len = strlen(names[i]);
+        int has_total = len >= 6 && strcmp(names[i] + len - 6, "_total") == 0;
+        const char *suffix = strcmp(names[i], "memory_rss") == 0 ? "_bytes"
+                             : gauge || has_total            ? ""
+                                                             : "_total";
         printf("# TYPE enclaved_%s%s %s\nenclaved_%s%s %" PRIu64 "\n", names[i], suffix,
                gauge ? "gauge" : "counter", names[i], suffix, values[i]);
     }

@@ -132,6 +132,8 @@ int cmd_keygen(struct ctl *ctl, int argc, char **argv);
 int cmd_channel_open(struct ctl *ctl, int argc, char **argv);
 extern const struct cli_option cmd_stats_options[];
 int cmd_peer_connect(struct ctl *ctl, int argc, char **argv);
+int cmd_app_run(struct ctl *ctl, int argc, char **argv);
+extern const struct cli_option cmd_app_run_options[];
 int cmd_peer_list(struct ctl *ctl, int argc, char **argv);
 extern const struct cli_option cmd_process_create_options[];
 extern const struct cli_option cmd_process_destroy_options[];

@@ -70,6 +70,23 @@ const struct command ctl_commands[] = {
      "opening, handshake, up), local channel, messages and bytes each way, the time\n"
      "of the last state change and the last error.",
      NULL},
+    {"app run", cmd_app_run,
+     "FILE [--events FILE] [--name NAME] [--memory BYTES] [--enclaved PATH]\n"
+     "        [-- ENCLAVED-SETTINGS...]",
+     "Runs the Lua app FILE offline, with no server and no network: the enclaved\n"
+     "binary's core, sandbox and limits (--run-app), fed one channel event per line\n"
+     "from --events FILE or stdin:\n"
+     "  open CID raw|nk|kk    a channel (nk, kk: the real Noise handshake)\n"
+     "  msg CID TEXT          a message: TEXT verbatim, or hex:HEX\n"
+     "  close CID             the client closes the channel\n"
+     "  restart               destroy the process and create it again (same code hash)\n"
+     "  # ...                 a comment (blank lines are skipped too)\n"
+     "It prints each output as 'CID <- TEXT' (hex:HEX unless printable ASCII) and\n"
+     "each close as 'CID closed STATUS (N): REASON' (a hook error's reason is the\n"
+     "Lua message). Operands after FILE go to enclaved, e.g. -- --max-hook-ms=50.\n"
+     "Exit 0 when every event ran, 1 when the app failed to load, 2 for a usage\n"
+     "error or a bad event line (its line number on stderr), 6 without enclaved.",
+     cmd_app_run_options},
 };
 const size_t ctl_command_count = sizeof(ctl_commands) / sizeof(ctl_commands[0]);
 

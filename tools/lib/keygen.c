@@ -12,23 +12,9 @@
 
 #include "crypto/rng.h"
 #include "crypto/x25519.h"
+#include "lib/fail_errno.h"
 
 enum { PATH_CAP = 4096 };
-
-/* Fails with code, keeping why and the system's reason (errno) as the
- * trail's detail: "keygen: cannot create key directory: No such file or
- * directory". */
-static status_t fail_errno(status_t code, const char *why, const char *file, int line)
-{
-    char text[STATUS_DETAIL_CAP];
-    int n = snprintf(text, sizeof(text), "%s: %s", why, strerror(errno));
-
-    status_trail_push(code, why, file, line);
-    status_trail_set_detail(text, n > 0 ? (size_t)n : 0);
-    return code;
-}
-
-#define FAIL_ERRNO(code, why) return fail_errno((code), (why), __FILE__, __LINE__)
 
 static status_t ensure_dir(const char *dir)
 {

@@ -11,19 +11,9 @@
 
 #include <mbedtls/sha256.h>
 
+#include "lib/fail_errno.h"
+
 enum { FINGERPRINT_BYTES = 10 };
-
-static status_t fail_errno(status_t code, const char *why, const char *file, int line)
-{
-    char text[STATUS_DETAIL_CAP];
-    int n = snprintf(text, sizeof(text), "%s: %s", why, strerror(errno));
-
-    status_trail_push(code, why, file, line);
-    status_trail_set_detail(text, n > 0 ? (size_t)n : 0);
-    return code;
-}
-
-#define FAIL_ERRNO(code, why) return fail_errno((code), (why), __FILE__, __LINE__)
 
 void pin_fingerprint(const uint8_t key[PIN_KEY_LEN], char out[PIN_FINGERPRINT_LEN])
 {
