@@ -12,6 +12,7 @@ void io_loop_init(struct io_loop *l, struct core *core, void (*flush)(struct io_
 {
     l->core = core;
     l->flush = flush;
+    l->write_now = NULL;
     TAILQ_INIT(&l->dirty);
 }
 
@@ -81,6 +82,9 @@ status_t io_conn_open(struct io_loop *l, struct io_conn *c, const char *peer, ui
         LOG_W("refusing a connection from %s: %s", peer, r.trail);
         *refusal_len = encode_refusal(st, r.message, refusal, cap);
         return st;
+    }
+    if (l->write_now != NULL) {
+        session_set_writer(c->session, l->write_now);
     }
     session_set_client_addr(c->session, peer);
     return STATUS_OK;

@@ -45,6 +45,9 @@ struct io_loop {
     struct core *core;                /* read-only: borrowed from main */
     TAILQ_HEAD(, io_conn) dirty;      /* private */
     void (*flush)(struct io_conn *c); /* the driver's: write c's output, maybe close it */
+    /* The driver's write for session_set_writer (ctx is the io_conn), set
+     * after io_loop_init; NULL: sessions only buffer. */
+    encode_write_fn write_now;
 };
 
 void io_loop_init(struct io_loop *l, struct core *core, void (*flush)(struct io_conn *c));

@@ -7,7 +7,9 @@
  *
  * Writes: after each input the session's whole output is tried with one
  * uv_try_write; only what the kernel did not take is copied to wbuf and
- * queued. Sessions that other sessions wrote to (a Lua broadcast) are put on
+ * queued. Large channel output to the last frame of a read is written by
+ * the session itself while the input is handled (write_now: the buffered
+ * output, the frame's header and its payload in one uv_try_write). Sessions that other sessions wrote to (a Lua broadcast) are put on
  * the dirty list (io_common.h) and flushed before the callback returns to
  * the loop; a conn leaves the list when it closes, and is freed only later,
  * in its close callback.
@@ -225,6 +227,27 @@ static int write_output(struct conn *c)
         c->writing = 1;
     }
     return 0;
+}
+
+/* The session's write while its input is handled (session_set_writer):
+ * one uv_try_write of every span, refused while a uv_write is out. */
+static ssize_t write_now(void *io_handle, const struct iovec *iov, int n)
+{
+    struct conn *c = IO_CONTAINER_OF(io_handle, struct conn, base);
+    uv_buf_t b[4];
+    int i, r;
+
+    if (c->closing || c->writing || n < 1 || n > (int)(sizeof(b) / sizeof(b[0]))) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        b[i] = uv_buf_init(iov[i].iov_base, (unsigned)iov[i].iov_len);
+    }
+    r = uv_try_write((uv_stream_t *)&c->tcp, b, (unsigned)n);
+    if (r == UV_EAGAIN) {
+        return 0;
+    }
+    return r < 0 ? -1 : r;
 }
 
 static void flush_conn(struct conn *c)
@@ -471,6 +494,7 @@ int io_uv_run(struct core *core)
     memset(&srv, 0, sizeof(srv));
     srv.core = core;
     io_loop_init(&srv.io, core, flush_dirty_conn);
+    srv.io.write_now = write_now;
     LIST_INIT(&srv.conns);
     uv_loop_init(&srv.loop);
     uv_tcp_init(&srv.loop, &srv.listener);

@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "base/buffer.h"
 #include "base/status.h"
@@ -49,6 +51,19 @@ void encode_response(struct encoder *e, Enclaved__Response *r);
 void encode_status(struct encoder *e, uint64_t id, status_t status, const char *message);
 /* Channel output, as the core hands it to a client session's sink. */
 void encode_channel_data(struct encoder *e, uint32_t channel_id, const uint8_t *data, size_t len);
+/* The driver's write of a connection (wire -> io): writes iov[0..n) to its
+ * socket now, in order; returns the bytes the kernel took (0 when it would
+ * block), or -1 when it cannot write now (a write is still pending, or an
+ * error that the next flush reports). */
+typedef ssize_t (*encode_write_fn)(void *ctx, const struct iovec *iov, int n);
+/* Channel output written from data itself (DESIGN §10: no copy of the
+ * payload on the way out): the ServerFrame's header is packed by protobuf-c
+ * apart from its data, and write takes the output already buffered, that
+ * header and data in one call; only what it leaves is copied to the buffer.
+ * Returns 0, having done nothing, when the frame must go through
+ * encode_channel_data instead (dead, over max_frame, write refused). */
+int encode_channel_data_now(struct encoder *e, uint32_t channel_id, const uint8_t *data,
+                            size_t len, encode_write_fn write_fn, void *ctx);
 void encode_channel_closed(struct encoder *e, uint32_t channel_id, status_t status,
                            const char *reason);
 /* The one frame a refused connection gets before it is closed: a Response

@@ -11,6 +11,9 @@
 
 /* Output past this pauses input; a whole frame of output is always allowed. */
 enum { SESSION_SOFT_OUTPUT = 256 * 1024, SESSION_IDLE_BUFFER = 64 * 1024 };
+/* Channel output from this size up is written from the payload itself
+ * while its input is handled; a copy is cheaper than a call below it. */
+enum { SESSION_WRITE_NOW_MIN = 4096 };
 
 static uint64_t next_session_id = 1;
 
@@ -34,6 +37,12 @@ static void sink_channel_data(void *ctx, uint32_t channel_id, const uint8_t *dat
 {
     struct session *s = ctx;
 
+    /* The reply to the last frame of a read: one call takes the output
+     * before it, its header and the payload (DESIGN §10). */
+    if (s->feeding && !s->more_input && s->write_now != NULL && len >= SESSION_WRITE_NOW_MIN &&
+        encode_channel_data_now(&s->out, channel_id, data, len, s->write_now, s->io_handle)) {
+        return;
+    }
     encode_channel_data(&s->out, channel_id, data, len);
     wake(s);
 }
@@ -69,6 +78,11 @@ status_t session_new(struct core *core, session_wake_fn wake_fn, void *io_handle
     snprintf(s->client_addr, sizeof(s->client_addr), "?");
     *out = s;
     return STATUS_OK;
+}
+
+void session_set_writer(struct session *s, encode_write_fn write_now)
+{
+    s->write_now = write_now;
 }
 
 void session_set_client_addr(struct session *s, const char *peer)
@@ -165,6 +179,9 @@ static size_t handle_frames(struct session *s, const uint8_t *data, size_t len)
             break;
         }
         s->core->stats.frames_in++;
+        s->more_input = frame_next(data + used + FRAME_HEADER_LEN + n,
+                                   len - used - FRAME_HEADER_LEN - n, s->core->config.max_frame,
+                                   &(uint32_t){0}) == FRAME_READY;
         if (s->peer_link_id != 0) {
             peerwire_frame(&s->peer, data + used + FRAME_HEADER_LEN, n);
         } else {

@@ -46,7 +46,9 @@ struct session {
     struct encoder out;               /* private: encoded frames not yet written */
     uint64_t id;                      /* read-only: for logs */
     char client_addr[SESSION_PEER_CAP]; /* read-only: "ADDR:PORT" of the client, for logs */
+    encode_write_fn write_now;        /* private: the driver's write, NULL: none */
     int feeding;                      /* private: its own input is being handled */
+    int more_input;                   /* private: another whole frame follows this one */
     int closing;                      /* close once output is flushed */
     /* A peer link's connection (DESIGN §7): this server is the client, and
      * wire/peerwire reads the remote's ServerFrames. 0 for a client's. */
@@ -59,6 +61,11 @@ struct session {
  * when max_connections are open or memory is short; *out untouched then. */
 status_t session_new(struct core *core, session_wake_fn wake, void *io_handle,
                      struct session **out);
+/* Lets the session write large channel output to io_handle's socket while
+ * its input is handled (encode_channel_data_now): the reply to the last
+ * frame of a read goes out with one call and its payload is never copied.
+ * The driver's write must refuse (-1) while an earlier write is pending. */
+void session_set_writer(struct session *s, encode_write_fn write_now);
 /* Records the client's address ("ADDR:PORT", truncated to fit) and logs the
  * open at info with the connection id; the close is logged with both too. */
 void session_set_client_addr(struct session *s, const char *peer);

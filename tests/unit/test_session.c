@@ -219,6 +219,93 @@ START_TEST(test_session_shutdown_closes_after_flush)
 }
 END_TEST
 
+/* A driver write that takes at most limit bytes (-1: refuses) and keeps
+ * them, as the kernel would. */
+struct fake_writer {
+    uint8_t got[20000];
+    size_t len;
+    ssize_t limit;
+    int calls;
+};
+
+static ssize_t fake_write(void *ctx, const struct iovec *iov, int n)
+{
+    struct fake_writer *w = ctx;
+    size_t room;
+
+    w->calls++;
+    if (w->limit < 0) {
+        return -1;
+    }
+    room = (size_t)w->limit;
+    for (int i = 0; i < n && room > 0; i++) {
+        size_t k = iov[i].iov_len < room ? iov[i].iov_len : room;
+        ck_assert_uint_le(w->len + k, sizeof(w->got));
+        memcpy(w->got + w->len, iov[i].iov_base, k);
+        w->len += k;
+        room -= k;
+    }
+    return w->limit - (ssize_t)room;
+}
+
+/* encode_channel_data_now: whatever the write takes, the bytes written and
+ * then buffered are exactly those of encode_channel_data, after the output
+ * already buffered; a refused write leaves everything to the caller. */
+START_TEST(test_encode_data_now_matches_packing_at_every_split)
+{
+    struct config cfg;
+    struct core_stats stats;
+    struct encoder ref, e;
+    static uint8_t payload[16384];
+    static struct fake_writer w;
+    size_t total;
+
+    config_defaults(&cfg);
+    memset(&stats, 0, sizeof(stats));
+    for (size_t i = 0; i < sizeof(payload); i++) {
+        payload[i] = (uint8_t)(i * 7 + 1);
+    }
+    encoder_init(&ref, &cfg, &stats, 1);
+    encode_status(&ref, 9, STATUS_OK, "earlier");
+    encode_channel_data(&ref, 300, payload, sizeof(payload));
+    total = buffer_len(&ref.buf);
+    for (size_t cut = 0; cut <= total; cut++) {
+        /* Every boundary near the spans' edges, sampled in the payload. */
+        if (cut > 64 && cut < total - 64 && cut % 997 != 0) {
+            continue;
+        }
+        memset(&w, 0, sizeof(w));
+        w.limit = (ssize_t)cut;
+        encoder_init(&e, &cfg, &stats, 2);
+        encode_status(&e, 9, STATUS_OK, "earlier");
+        ck_assert_int_eq(encode_channel_data_now(&e, 300, payload, sizeof(payload), fake_write, &w),
+                         1);
+        ck_assert_int_eq(w.calls, 1);
+        ck_assert_uint_eq(w.len, cut);
+        ck_assert_uint_eq(w.len + buffer_len(&e.buf), total);
+        ck_assert_mem_eq(w.got, ref.buf.data + ref.buf.start, w.len);
+        if (cut < total) {
+            ck_assert_mem_eq(e.buf.data + e.buf.start, ref.buf.data + ref.buf.start + cut,
+                             total - cut);
+        }
+        ck_assert_int_eq(e.dead, 0);
+        encoder_clear(&e);
+    }
+    memset(&w, 0, sizeof(w));
+    w.limit = -1;
+    encoder_init(&e, &cfg, &stats, 3);
+    ck_assert_int_eq(encode_channel_data_now(&e, 300, payload, sizeof(payload), fake_write, &w), 0);
+    ck_assert_uint_eq(buffer_len(&e.buf), 0);
+    /* Over max_frame: not written, left to encode_channel_data's refusal. */
+    cfg.max_frame = 1000;
+    w.limit = 100000;
+    ck_assert_int_eq(encode_channel_data_now(&e, 300, payload, sizeof(payload), fake_write, &w), 0);
+    ck_assert_int_eq(w.calls, 1);
+    encoder_clear(&e);
+    encoder_clear(&ref);
+}
+END_TEST
+
 static Suite *session_suite(void)
 {
     Suite *s = suite_create("session");
@@ -233,6 +320,7 @@ static Suite *session_suite(void)
     tcase_add_test(tc, test_session_pauses_input_while_output_is_unread);
     tcase_add_test(tc, test_session_max_connections);
     tcase_add_test(tc, test_session_shutdown_closes_after_flush);
+    tcase_add_test(tc, test_encode_data_now_matches_packing_at_every_split);
     suite_add_tcase(s, tc);
     return s;
 }
