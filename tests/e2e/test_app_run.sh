@@ -66,7 +66,7 @@ function HandleChannelMessage(cid, msg)
 end
 LUA
 printf 'open 1 nk\nmsg 1 now\nopen 2 raw\nmsg 2 loop\nopen 3 raw\n' >"$work/boom.txt"
-expect 0 "$ctl" app run "$work/boom.lua" --events "$work/boom.txt" --name kv -- --max-hook-ms=20
+expect 0 "$ctl" app run "$work/boom.lua" --events "$work/boom.txt" --name kv -- --max-hook-ms=100
 cat >"$work/want" <<'WANT'
 1 <- type 2
 1 closed INTERNAL (13): kv:4: boom: now
@@ -136,7 +136,7 @@ printf 'error("no config")\n' >"$work/raise.lua"
 expect 1 "$ctl" app run "$work/raise.lua" --events "$work/events.txt"
 err_has "raise.lua: INVALID_ARGUMENT (3): raise:1: no config"
 printf 'while true do end\n' >"$work/spin.lua"
-expect 1 "$ctl" app run "$work/spin.lua" --events "$work/events.txt" -- --max-hook-ms=20
+expect 1 "$ctl" app run "$work/spin.lua" --events "$work/events.txt" -- --max-hook-ms=100
 err_has "spin.lua: DEADLINE_EXCEEDED (4):"
 expect 1 "$ctl" app run "$work/missing.lua" --events "$work/events.txt"
 err_has "cannot open $work/missing.lua"
