@@ -66,7 +66,7 @@ function HandleChannelMessage(cid, msg)
 end
 LUA
 printf 'open 1 nk\nmsg 1 now\nopen 2 raw\nmsg 2 loop\nopen 3 raw\n' >"$work/boom.txt"
-expect 0 "$ctl" app run "$work/boom.lua" --events "$work/boom.txt" --name kv -- --max-hook-ms=100
+expect 0 "$ctl" app run "$work/boom.lua" --events "$work/boom.txt" --name kv -- --max-hook-ms=100 --max-instructions-per-hook=100000000000
 cat >"$work/want" <<'WANT'
 1 <- type 2
 1 closed INTERNAL (13): kv:4: boom: now
