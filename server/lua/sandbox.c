@@ -186,8 +186,8 @@ static int base_select(lua_State *L)
 }
 
 /* tonumber(v [, base]): the stock function (upvalue 1) after charging the
- * bytes of a string it will scan (a unit per 4: strtod is not fast).
- * [-0, +1, e] */
+ * bytes of a string it will scan (a unit per byte: strtod on a long digit
+ * string is slow, see charged.c). [-0, +1, e] */
 static int base_tonumber(lua_State *L)
 {
     size_t len = 0;
@@ -195,7 +195,7 @@ static int base_tonumber(lua_State *L)
     if (lua_type(L, 1) == LUA_TSTRING) {
         (void)lua_tolstring(L, 1, &len);
     }
-    budget_charge(L, 1 + len / 4);
+    budget_charge(L, 1 + len);
     lua_pushvalue(L, lua_upvalueindex(1));  /* args stock */
     lua_insert(L, 1);                       /* stock args */
     lua_call(L, lua_gettop(L) - 1, 1);      /* n */
