@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 #include "image/config.h"
 
+#include "base/cli.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -83,24 +85,12 @@ void config_defaults(struct config *cfg)
     cfg->peer_backoff_max_ms = 5000;
 }
 
+/* Digits with an optional binary suffix (64k, 16M, 1G): base/cli's parser,
+ * the one the command lines use, so flags and the file agree. */
 static status_t parse_u64(const char *text, uint64_t *out)
 {
-    char *end = NULL;
-    unsigned long long v;
-
-    ENSURE(text[0] >= '0' && text[0] <= '9', STATUS_INVALID_ARGUMENT, "not a number");
-    errno = 0;
-    v = strtoull(text, &end, 10);
-    ENSURE(errno == 0, STATUS_INVALID_ARGUMENT, "number out of range");
-    /* Optional binary suffix: 64k, 16M, 1G. */
-    if (*end == 'k' || *end == 'K' || *end == 'm' || *end == 'M' || *end == 'g' || *end == 'G') {
-        unsigned shift = (*end == 'k' || *end == 'K') ? 10 : (*end == 'm' || *end == 'M') ? 20 : 30;
-        ENSURE(v <= (UINT64_MAX >> shift), STATUS_INVALID_ARGUMENT, "number out of range");
-        v <<= shift;
-        end++;
-    }
-    ENSURE(*end == '\0', STATUS_INVALID_ARGUMENT, "not a number");
-    *out = v;
+    ENSURE(cli_parse_u64(text, 1, UINT64_MAX, out) == 0, STATUS_INVALID_ARGUMENT,
+           "not a number, or out of range");
     return STATUS_OK;
 }
 
