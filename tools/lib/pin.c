@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <mbedtls/sha256.h>
+#include <sodium.h>
 
 #include "lib/fail_errno.h"
 
@@ -56,34 +57,16 @@ status_t pin_default_path(char *out, size_t cap)
     return STATUS_OK;
 }
 
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
-}
-
 int pin_parse_hex(const char *text, size_t text_len, uint8_t *out, size_t len)
 {
     uint8_t tmp[PIN_KEY_LEN];
+    size_t got = 0;
+    const char *end = NULL;
 
-    if (text_len != 2 * len || len > sizeof(tmp)) {
+    if (text_len != 2 * len || len > sizeof(tmp) ||
+        sodium_hex2bin(tmp, sizeof(tmp), text, text_len, NULL, &got, &end) != 0 ||
+        got != len || end != text + text_len) {
         return -1;
-    }
-    for (size_t i = 0; i < len; i++) {
-        int hi = hex_value(text[2 * i]);
-        int lo = hex_value(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return -1;
-        }
-        tmp[i] = (uint8_t)(hi << 4 | lo);
     }
     memcpy(out, tmp, len);
     return 0;
